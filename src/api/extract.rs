@@ -1,0 +1,123 @@
+//! Extractors whose rejections are problem+json like every other error.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// Largest request body accepted.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON request body or response. As a body it requires `Content-Type: application/json`
+/// and rejects unknown fields (the target types say `deny_unknown_fields`).
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType("send the body as JSON with `Content-Type: application/json`".into()));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(body_error)?;
+        parse(&bytes).map(Json)
+    }
+}
+
+/// A JSON body that may be absent: an empty body reads as `T::default()`.
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let has_type = request.headers().contains_key(header::CONTENT_TYPE);
+        if !has_type {
+            let bytes = Bytes::from_request(request, state).await.map_err(body_error)?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
+            }
+            return Err(ApiError::UnsupportedMediaType("send the body as JSON with `Content-Type: application/json`".into()));
+        }
+        Json::<T>::from_request(request, state).await.map(|Json(v)| OptionalJson(v))
+    }
+}
+
+fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(BODY_LIMIT)
+    } else {
+        ApiError::BadRequest(format!("could not read the request body: {}", rejection.body_text()))
+    }
+}
+
+/// Deserialises JSON, telling syntax errors (400) from fields of the wrong shape (422).
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_data() {
+            let field = if path == "." { String::new() } else { path };
+            let message = inner.to_string();
+            // serde appends " at line 1 column 12"; the field name says where.
+            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            ApiError::Validation(vec![FieldError { field, message }])
+        } else {
+            ApiError::BadRequest(format!("the body is not valid JSON: {inner}"))
+        }
+    })?;
+    de.end().map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// Path parameters; a malformed one (a bad UUID) is a 400 naming it.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(ApiError::BadRequest(e.body_text())),
+            Err(e) => Err(ApiError::internal(e.body_text())),
+        }
+    }
+}
+
+/// Query parameters; a malformed one is a 400 naming it.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e: QueryRejection| ApiError::BadRequest(e.body_text()))
+    }
+}

@@ -1,0 +1,108 @@
+//! HTTP handlers, one module per resource, and the router built from them.
+
+pub mod apps;
+pub mod collaborators;
+pub mod extract;
+pub mod health;
+pub mod invitations;
+pub mod roles;
+pub mod tokens;
+pub mod users;
+
+use axum::Router;
+use axum::routing::{delete, get, patch, post};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Every route. Each path and method must also be in [`crate::authz::routes::ROUTES`],
+/// or the authorization layer refuses it.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/v1/users", post(users::create))
+        .route("/v1/users/self", get(users::me))
+        .route("/v1/users/self/invitations", get(invitations::mine))
+        .route("/v1/users/self/invitations/{id}/accept", post(invitations::accept_mine))
+        .route("/v1/users/self/invitations/{id}/decline", post(invitations::decline_mine))
+        .route("/v1/tokens", post(tokens::create).get(tokens::list))
+        .route("/v1/tokens/{id}", delete(tokens::revoke))
+        .route("/v1/tokens/exchange", post(tokens::exchange))
+        .route("/v1/roles", get(roles::list))
+        .route("/v1/roles/{role}", get(roles::show))
+        .route("/v1/invitations/accept", post(invitations::accept))
+        .route("/v1/invitations/decline", post(invitations::decline))
+        .route("/v1/apps", post(apps::create).get(apps::list))
+        .route("/v1/apps/{app}", get(apps::show).patch(apps::update).delete(apps::destroy))
+        .route("/v1/apps/{app}/rename", post(apps::rename))
+        .route("/v1/apps/{app}/transfer", post(apps::transfer))
+        .route("/v1/apps/{app}/permissions", get(apps::permissions))
+        .route("/v1/apps/{app}/events", get(apps::events))
+        .route("/v1/apps/{app}/collaborators", get(collaborators::list))
+        .route("/v1/apps/{app}/collaborators/{id}", patch(collaborators::update).delete(collaborators::remove))
+        .route("/v1/apps/{app}/invitations", post(invitations::create).get(invitations::list))
+        .route("/v1/apps/{app}/invitations/{id}", delete(invitations::revoke))
+}
+
+/// `{"items": [...]}`, with `next_cursor` on paginated lists.
+#[derive(Serialize)]
+pub struct Items<T> {
+    /// The page.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<Option<String>>,
+}
+
+impl<T> Items<T> {
+    /// An unpaginated list.
+    pub fn all(items: Vec<T>) -> Items<T> {
+        Items { items, next_cursor: None }
+    }
+
+    /// One page of a list fetched with `limit + 1` rows: the extra row says there is more.
+    pub fn page(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Items<T> {
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next = if more { items.last().map(cursor) } else { None };
+        Items { items, next_cursor: Some(next) }
+    }
+}
+
+/// `?limit=&cursor=` of paginated lists.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size, checked.
+    pub fn limit(&self) -> Result<u32, ApiError> {
+        match self.limit {
+            None => Ok(50),
+            Some(n @ 1..=200) => Ok(n),
+            Some(_) => Err(ApiError::invalid("limit", "must be between 1 and 200")),
+        }
+    }
+
+    /// The cursor as an id (for lists ordered by id).
+    pub fn cursor_id(&self) -> Result<Option<Uuid>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|c| Uuid::try_parse(c).map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list")))
+            .transpose()
+    }
+}
+
+/// `{id}` in a path.
+#[derive(Debug, Deserialize)]
+pub struct IdParam {
+    /// The id.
+    pub id: Uuid,
+}

@@ -1,0 +1,114 @@
+//! API tokens (created with the password, shown once) and their exchange for JWTs.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::extract::{Json, OptionalJson, Path};
+use super::{IdParam, Items};
+use crate::auth::{self, password, token};
+use crate::domain::{Email, Label};
+use crate::error::{ApiError, ApiResult, Fields};
+use crate::state::AppState;
+use crate::store::{ApiToken, Caller, Credential, NewToken, Store};
+
+/// Body of `POST /v1/tokens` (optional).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    name: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// A new token: the only time its secret is shown.
+#[derive(Serialize)]
+pub struct CreatedToken {
+    id: Uuid,
+    name: String,
+    token: String,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// Mints an API token for `user_id` (also used by `rolegate users create`).
+pub async fn mint(
+    store: &dyn Store,
+    user_id: Uuid,
+    name: &str,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> ApiResult<(ApiToken, String)> {
+    let (secret, hash) = token::generate(token::API_TOKEN_PREFIX).map_err(ApiError::internal)?;
+    let new = NewToken { id: Uuid::now_v7(), user_id, name, hash: &hash, expires_at, now };
+    let token = store.create_token(new).await?;
+    Ok((token, secret))
+}
+
+/// `POST /v1/tokens` with `Authorization: Basic email:password`.
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<CreateToken>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    const WRONG: &str = "wrong email or password";
+    let (email, secret) = auth::basic_credentials(&headers)?;
+    let login = match Email::parse(&email) {
+        Ok(email) => state.store.user_login(&email).await?,
+        Err(_) => None,
+    };
+    let (user, hash) = match login {
+        Some(login) => (Some(login.user), login.password_hash),
+        None => (None, None),
+    };
+    let matches = password::verify(secret, hash).await?;
+    let user = user.filter(|_| matches).ok_or(ApiError::Unauthorized(WRONG))?;
+
+    let now = state.clock.now();
+    let mut fields = Fields::default();
+    let name = fields.check("name", Label::parse(body.name.as_deref().unwrap_or("api token")));
+    if body.expires_at.is_some_and(|at| at <= now) {
+        fields.push("expires_at", "must be in the future");
+    }
+    fields.finish()?;
+    let name = name.ok_or_else(|| ApiError::internal("validated name missing"))?;
+    let (token, secret) = mint(state.store.as_ref(), user.id, name.as_str(), body.expires_at, now).await?;
+    tracing::info!(user_id = %user.id, token_id = %token.id, "api token created");
+    let created = CreatedToken { id: token.id, name: token.name, token: secret, created_at: token.created_at, expires_at: token.expires_at };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// `GET /v1/tokens`: the caller's live tokens, never their secrets.
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<ApiToken>>> {
+    Ok(Json(Items::all(state.store.list_tokens(caller.user.id).await?)))
+}
+
+/// `DELETE /v1/tokens/{id}`: revokes the token and every JWT exchanged from it.
+pub async fn revoke(State(state): State<AppState>, caller: Caller, Path(IdParam { id }): Path<IdParam>) -> ApiResult<StatusCode> {
+    state.store.revoke_token(caller.user.id, id, state.clock.now()).await.map_err(|e| match e {
+        crate::store::StoreError::NotFound => ApiError::NotFound("token not found"),
+        other => other.into(),
+    })?;
+    tracing::info!(user_id = %caller.user.id, token_id = %id, "api token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A JWT for the dashboard.
+#[derive(Serialize)]
+pub struct Exchanged {
+    token: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// `POST /v1/tokens/exchange` with `Authorization: Basic :<api token>`.
+pub async fn exchange(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Exchanged>> {
+    let (user, password) = auth::basic_credentials(&headers)?;
+    // `-u :TOKEN` is the documented form; `-u TOKEN:` is accepted too.
+    let secret = if user.is_empty() { password } else { user };
+    let hash = token::parse_hash(&secret).ok_or_else(auth::invalid)?;
+    let now = state.clock.now();
+    let caller = state.store.authenticate(&Credential::ApiToken { hash }, now).await?.ok_or_else(auth::invalid)?;
+    let (token, expires_at) = state.jwt.issue(caller.user.id, caller.token_id, now).map_err(ApiError::internal)?;
+    Ok(Json(Exchanged { token, expires_at }))
+}

@@ -1,0 +1,231 @@
+//! The one table that says what every route needs. The router is checked against it on
+//! every request: a route that is not listed here is refused (deny by default).
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::LazyLock;
+
+use axum::http::Method;
+
+use super::{Permission, Role};
+
+/// An HTTP method, as a `Copy` value a `static` table can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Verb {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+}
+
+impl Verb {
+    /// The method's name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Put => "PUT",
+            Verb::Patch => "PATCH",
+            Verb::Delete => "DELETE",
+        }
+    }
+
+    /// The matching HTTP method.
+    pub fn method(self) -> Method {
+        match self {
+            Verb::Get => Method::GET,
+            Verb::Post => Method::POST,
+            Verb::Put => Method::PUT,
+            Verb::Patch => Method::PATCH,
+            Verb::Delete => Method::DELETE,
+        }
+    }
+
+    fn from_method(method: &Method) -> Option<Verb> {
+        Some(match *method {
+            Method::GET => Verb::Get,
+            Method::POST => Verb::Post,
+            Method::PUT => Verb::Put,
+            Method::PATCH => Verb::Patch,
+            Method::DELETE => Verb::Delete,
+            _ => return None,
+        })
+    }
+}
+
+/// What a caller needs to reach a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (health checks, sign-up).
+    Public,
+    /// HTTP Basic credentials, checked by the handler (`email:password` or `:api-token`).
+    Basic,
+    /// Any authenticated user (bearer JWT or API token).
+    User,
+    /// A member of `{app}` whose role holds the permission.
+    App(Permission),
+    /// A member of `{app}` whose role holds the permission, or any member acting on their
+    /// own membership (leaving). The handler decides which once it knows the target.
+    AppOrSelf(Permission),
+}
+
+impl Access {
+    /// The permission the route declares, if it is an app route.
+    pub const fn permission(self) -> Option<Permission> {
+        match self {
+            Access::App(p) | Access::AppOrSelf(p) => Some(p),
+            Access::Public | Access::Basic | Access::User => None,
+        }
+    }
+}
+
+/// One route of the public API.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteSpec {
+    /// Method.
+    pub verb: Verb,
+    /// The axum path pattern, exactly as registered in the router.
+    pub path: &'static str,
+    /// What the caller needs.
+    pub access: Access,
+    /// One line for the docs.
+    pub summary: &'static str,
+}
+
+const fn route(verb: Verb, path: &'static str, access: Access, summary: &'static str) -> RouteSpec {
+    RouteSpec { verb, path, access, summary }
+}
+
+use Access::*;
+use Permission::*;
+use Verb::*;
+
+/// Every route of the service and what it needs.
+pub static ROUTES: &[RouteSpec] = &[
+    route(Get, "/healthz", Public, "Liveness: the process is up."),
+    route(Get, "/readyz", Public, "Readiness: the store is reachable."),
+    route(Post, "/v1/users", Public, "Sign up."),
+    route(Get, "/v1/users/self", User, "The caller."),
+    route(Get, "/v1/users/self/invitations", User, "Pending invitations addressed to the caller."),
+    route(Post, "/v1/users/self/invitations/{id}/accept", User, "Accept an invitation by id."),
+    route(Post, "/v1/users/self/invitations/{id}/decline", User, "Decline an invitation by id."),
+    route(Post, "/v1/tokens", Basic, "Create an API token (Basic email:password)."),
+    route(Get, "/v1/tokens", User, "List the caller's API tokens."),
+    route(Delete, "/v1/tokens/{id}", User, "Revoke an API token."),
+    route(Post, "/v1/tokens/exchange", Basic, "Exchange an API token (Basic :token) for a JWT."),
+    route(Get, "/v1/roles", User, "Every role with its permissions."),
+    route(Get, "/v1/roles/{role}", User, "One role with its permissions."),
+    route(Post, "/v1/invitations/accept", User, "Accept an invitation by token."),
+    route(Post, "/v1/invitations/decline", User, "Decline an invitation by token."),
+    route(Post, "/v1/apps", User, "Create an app; the caller becomes its owner."),
+    route(Get, "/v1/apps", User, "Apps where the caller has a role."),
+    route(Get, "/v1/apps/{app}", App(AppRead), "The app."),
+    route(Patch, "/v1/apps/{app}", App(AppUpdate), "Change the app's settings."),
+    route(Delete, "/v1/apps/{app}", App(AppDelete), "Delete the app."),
+    route(Post, "/v1/apps/{app}/rename", App(AppRename), "Rename the app."),
+    route(Post, "/v1/apps/{app}/transfer", App(AppTransfer), "Make another member the owner."),
+    route(Get, "/v1/apps/{app}/permissions", App(AppRead), "The caller's role and permissions on the app."),
+    route(Get, "/v1/apps/{app}/events", App(EventsRead), "The app's activity timeline."),
+    route(Get, "/v1/apps/{app}/collaborators", App(CollaboratorsRead), "Members of the app."),
+    route(Patch, "/v1/apps/{app}/collaborators/{id}", App(CollaboratorsUpdateRole), "Change a member's role."),
+    route(Delete, "/v1/apps/{app}/collaborators/{id}", AppOrSelf(CollaboratorsRemove), "Remove a member, or leave."),
+    route(Post, "/v1/apps/{app}/invitations", App(CollaboratorsInvite), "Invite someone by email."),
+    route(Get, "/v1/apps/{app}/invitations", App(CollaboratorsRead), "Pending and past invitations."),
+    route(Delete, "/v1/apps/{app}/invitations/{id}", App(CollaboratorsInvite), "Revoke an invitation."),
+];
+
+static BY_ROUTE: LazyLock<HashMap<(Verb, &'static str), &'static RouteSpec>> =
+    LazyLock::new(|| ROUTES.iter().map(|r| ((r.verb, r.path), r)).collect());
+
+/// The declared access of the route a request matched, or `None` when the route is not
+/// in the table (and must therefore be refused).
+pub fn lookup(method: &Method, matched_path: &str) -> Option<&'static RouteSpec> {
+    let verb = Verb::from_method(method)?;
+    BY_ROUTE.get(&(verb, matched_path)).copied()
+}
+
+/// Renders `docs/permissions.md` from the matrix and the route table.
+pub fn permissions_markdown() -> String {
+    let mut out = String::new();
+    out.push_str("# Permissions\n\n");
+    out.push_str(
+        "<!-- Generated from src/authz/mod.rs and src/authz/routes.rs by \
+         `cargo run -- permissions-doc > docs/permissions.md`. Do not edit by hand: \
+         a test fails when this file is stale. -->\n\n",
+    );
+    out.push_str("## The matrix\n\n| permission |");
+    for role in Role::ALL {
+        let _ = write!(out, " {role} |");
+    }
+    out.push_str(" what it allows |\n|---|");
+    for _ in Role::ALL {
+        out.push_str("---|");
+    }
+    out.push_str("---|\n");
+    for permission in Permission::ALL {
+        let _ = write!(out, "| `{permission}` |");
+        for role in Role::ALL {
+            out.push_str(if role.can(*permission) { " yes |" } else { " no |" });
+        }
+        let _ = writeln!(out, " {} |", permission.description());
+    }
+
+    out.push_str("\n## Routes under each permission\n\n");
+    out.push_str(
+        "A caller who is not a member of the app gets `404` (the same body whether or not \
+         the app exists); a member whose role lacks the permission gets `403`.\n\n",
+    );
+    for permission in Permission::ALL {
+        let _ = writeln!(out, "### `{permission}`\n");
+        let routes: Vec<_> =
+            ROUTES.iter().filter(|r| r.access.permission() == Some(*permission)).collect();
+        if routes.is_empty() {
+            out.push_str("No route yet.\n\n");
+            continue;
+        }
+        for r in routes {
+            let note = if matches!(r.access, AppOrSelf(_)) {
+                " (any member may do this to their own membership)"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "- `{} {}`: {}{note}", r.verb.as_str(), r.path, r.summary);
+        }
+        out.push('\n');
+    }
+
+    out.push_str("## Routes outside an app\n\n| route | access | what it does |\n|---|---|---|\n");
+    for r in ROUTES.iter().filter(|r| r.access.permission().is_none()) {
+        let access = match r.access {
+            Public => "public",
+            Basic => "HTTP Basic",
+            User => "any signed-in user",
+            App(_) | AppOrSelf(_) => unreachable!("filtered out above"),
+        };
+        let _ = writeln!(out, "| `{} {}` | {access} | {} |", r.verb.as_str(), r.path, r.summary);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_has_no_duplicates() {
+        assert_eq!(BY_ROUTE.len(), ROUTES.len());
+    }
+
+    #[test]
+    fn every_app_route_declares_a_permission() {
+        for r in ROUTES {
+            assert_eq!(r.path.starts_with("/v1/apps/{app}"), r.access.permission().is_some(), "{r:?}");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The command line: `rolegate` serves; `rolegate users create` makes an account on
+//! installations with closed sign-up; `rolegate permissions-doc` prints the matrix.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::api::tokens::mint;
+use crate::api::users::EMAIL_TAKEN;
+use crate::auth::password;
+use crate::authz::routes::permissions_markdown;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::domain::{Email, Label, Password};
+use crate::error::ResultExt;
+use crate::store::{self, NewUser};
+
+/// rolegate: roles and permissions for a PaaS's apps.
+#[derive(Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Manage accounts.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Print docs/permissions.md, generated from the matrix and the route table.
+    PermissionsDoc,
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create an account and print it with a new API token, as JSON.
+    Create {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Read a password from standard input (otherwise the account has only the API token).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+impl Cli {
+    /// Runs the command.
+    pub async fn run(self) -> Result<(), Error> {
+        match self.command.unwrap_or(Command::Serve) {
+            Command::Serve => crate::run(Config::from_env()?).await,
+            Command::PermissionsDoc => {
+                print!("{}", permissions_markdown());
+                Ok(())
+            }
+            Command::Users { command: UsersCommand::Create { email, name, password_stdin } } => {
+                create_user(Config::from_env()?, &email, name.as_deref(), password_stdin).await
+            }
+        }
+    }
+}
+
+async fn create_user(config: Config, email: &str, name: Option<&str>, password_stdin: bool) -> Result<(), Error> {
+    let email = Email::parse(email).map_err(|m| format!("--email {m}"))?;
+    let name = name.map(Label::parse).transpose().map_err(|m| format!("--name {m}"))?;
+    let password_hash = if password_stdin {
+        let mut raw = String::new();
+        std::io::stdin().read_to_string(&mut raw)?;
+        let password = Password::parse(raw.trim_end_matches(['\r', '\n']).to_owned()).map_err(|m| format!("password {m}"))?;
+        Some(password::hash(password).await?)
+    } else {
+        None
+    };
+    let store = store::connect(&config.database_url, config.pool).await?;
+    let now = Arc::new(SystemClock).now();
+    let new = NewUser { id: Uuid::now_v7(), email: &email, name: name.as_ref().map(Label::as_str), password_hash: password_hash.as_deref(), now };
+    let user = store.create_user(new).await.on_conflict(EMAIL_TAKEN)?;
+    let (_, token) = mint(store.as_ref(), user.id, "created by rolegate users create", None, now).await?;
+    println!("{}", serde_json::to_string_pretty(&json!({ "user": user, "api_token": token }))?);
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! Typed configuration from environment variables. A bad value stops start-up with a
+//! message that names the variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use chrono::TimeDelta;
+
+use crate::store::PoolSettings;
+
+/// Whether anyone may create an account through the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signup {
+    /// `POST /v1/users` is open.
+    Open,
+    /// Accounts are created with `rolegate users create`.
+    Closed,
+}
+
+/// The service's settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `DATABASE_URL`: `postgres://…` or `sqlite://…` (default `sqlite://rolegate.db`).
+    pub database_url: String,
+    /// `ROLEGATE_LISTEN` (default `127.0.0.1:8080`, or `0.0.0.0:$PORT`).
+    pub listen: SocketAddr,
+    /// `ROLEGATE_JWT_SECRET`; `None` means a random secret for this process.
+    pub jwt_secret: Option<Vec<u8>>,
+    /// `ROLEGATE_JWT_TTL` in seconds (default 3600).
+    pub jwt_ttl: TimeDelta,
+    /// `ROLEGATE_SIGNUP`: `open` (default) or `closed`.
+    pub signup: Signup,
+    /// `ROLEGATE_INVITATION_TTL` in seconds (default 7 days).
+    pub invitation_ttl: TimeDelta,
+    /// `ROLEGATE_PUBLIC_URL`, the base of invitation links (default `http://<listen>`).
+    pub public_url: String,
+    /// `ROLEGATE_CORS_ORIGINS`: comma-separated origins allowed to call the API from a browser.
+    pub cors_origins: Vec<HeaderValue>,
+    /// `ROLEGATE_DB_MAX_CONNECTIONS`, `ROLEGATE_DB_ACQUIRE_TIMEOUT_MS`, `ROLEGATE_DB_STATEMENT_TIMEOUT_MS`.
+    pub pool: PoolSettings,
+}
+
+/// A variable with a bad value.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    /// The variable.
+    pub var: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError { var, message: message.into() }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `get` (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let var = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
+        let seconds = |name: &'static str, default: i64| -> Result<TimeDelta, ConfigError> {
+            match var(name) {
+                None => Ok(TimeDelta::seconds(default)),
+                Some(v) => match v.trim().parse::<i64>() {
+                    Ok(n) if (1..=10 * 365 * 86_400).contains(&n) => Ok(TimeDelta::seconds(n)),
+                    _ => Err(err(name, format!("expected a number of seconds between 1 and 315360000, got {v:?}"))),
+                },
+            }
+        };
+        let millis = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match var(name) {
+                None => Ok(Duration::from_millis(default)),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if (1..=600_000).contains(&n) => Ok(Duration::from_millis(n)),
+                    _ => Err(err(name, format!("expected milliseconds between 1 and 600000, got {v:?}"))),
+                },
+            }
+        };
+
+        let listen = match (var("ROLEGATE_LISTEN"), var("PORT")) {
+            (Some(v), _) => v.trim().parse().map_err(|_| err("ROLEGATE_LISTEN", format!("expected host:port, got {v:?}")))?,
+            (None, Some(port)) => {
+                let port: u16 = port.trim().parse().map_err(|_| err("PORT", format!("expected a port number, got {port:?}")))?;
+                SocketAddr::from(([0, 0, 0, 0], port))
+            }
+            (None, None) => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+
+        let jwt_secret = match var("ROLEGATE_JWT_SECRET") {
+            Some(s) if s.len() < 32 => return Err(err("ROLEGATE_JWT_SECRET", "must be at least 32 characters")),
+            other => other.map(String::into_bytes),
+        };
+
+        let signup = match var("ROLEGATE_SIGNUP").as_deref().map(str::trim) {
+            None | Some("open") => Signup::Open,
+            Some("closed") => Signup::Closed,
+            Some(other) => return Err(err("ROLEGATE_SIGNUP", format!("expected `open` or `closed`, got {other:?}"))),
+        };
+
+        let public_url = match var("ROLEGATE_PUBLIC_URL") {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => url.trim_end_matches('/').to_owned(),
+            Some(url) => return Err(err("ROLEGATE_PUBLIC_URL", format!("expected an http(s) URL, got {url:?}"))),
+            None => format!("http://{listen}"),
+        };
+
+        let cors_origins = var("ROLEGATE_CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(|o| {
+                        let valid = (o.starts_with("http://") || o.starts_with("https://")) && !o.ends_with('/');
+                        let value = HeaderValue::from_str(o).ok().filter(|_| valid);
+                        value.ok_or_else(|| err("ROLEGATE_CORS_ORIGINS", format!("{o:?} is not an origin such as https://dashboard.example.com")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+
+        let max_connections = match var("ROLEGATE_DB_MAX_CONNECTIONS") {
+            None => PoolSettings::default().max_connections,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| err("ROLEGATE_DB_MAX_CONNECTIONS", format!("expected 1 to 1000, got {v:?}")))?,
+        };
+
+        Ok(Config {
+            database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://rolegate.db".to_owned()),
+            listen,
+            jwt_secret,
+            jwt_ttl: seconds("ROLEGATE_JWT_TTL", 3600)?,
+            signup,
+            invitation_ttl: seconds("ROLEGATE_INVITATION_TTL", 7 * 86_400)?,
+            public_url,
+            cors_origins,
+            pool: PoolSettings {
+                max_connections,
+                acquire_timeout: millis("ROLEGATE_DB_ACQUIRE_TIMEOUT_MS", 2_000)?,
+                statement_timeout: millis("ROLEGATE_DB_STATEMENT_TIMEOUT_MS", 5_000)?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://rolegate.db");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.jwt_ttl, TimeDelta::seconds(3600));
+        assert_eq!(c.signup, Signup::Open);
+        assert_eq!(c.invitation_ttl, TimeDelta::days(7));
+        assert_eq!(c.pool.acquire_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn port_is_used_when_listen_is_unset() {
+        assert_eq!(config(&[("PORT", "9000")]).unwrap().listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config(&[("PORT", "9000"), ("ROLEGATE_LISTEN", "127.0.0.1:1")]).unwrap().listen.to_string(), "127.0.0.1:1");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("ROLEGATE_LISTEN", "nope"),
+            ("ROLEGATE_JWT_TTL", "-1"),
+            ("ROLEGATE_SIGNUP", "maybe"),
+            ("ROLEGATE_JWT_SECRET", "short"),
+            ("ROLEGATE_PUBLIC_URL", "ftp://x"),
+            ("ROLEGATE_CORS_ORIGINS", "not an origin"),
+            ("PORT", "http"),
+        ] {
+            let e = config(&[(var, value)]).unwrap_err();
+            assert_eq!(e.var, var);
+            assert!(e.to_string().starts_with(var));
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Parse-don't-validate newtypes for what users type. Each `parse` returns the message a
+//! 422 shows for the field.
+
+use std::fmt;
+
+use serde::Serialize;
+
+macro_rules! string_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The value.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The owned value.
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// An email address, trimmed and lower-cased.
+    Email
+);
+string_newtype!(
+    /// An app name: a lower-case DNS label of 3 to 48 characters that is not a UUID.
+    AppName
+);
+string_newtype!(
+    /// A git branch name.
+    BranchName
+);
+string_newtype!(
+    /// A short human label (a person's name, a token's name).
+    Label
+);
+
+impl Email {
+    /// Normalises and checks an email address.
+    pub fn parse(raw: &str) -> Result<Email, &'static str> {
+        let email = raw.trim().to_lowercase();
+        if email.len() > 254 {
+            return Err("must be at most 254 characters");
+        }
+        let Some((local, domain)) = email.rsplit_once('@') else {
+            return Err("must be an email address such as ada@example.com");
+        };
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.contains('@')
+            && local.chars().all(|c| !c.is_whitespace() && !c.is_control());
+        if !domain_ok || !local_ok {
+            return Err("must be an email address such as ada@example.com");
+        }
+        Ok(Email(email))
+    }
+}
+
+impl AppName {
+    /// Checks an app name.
+    pub fn parse(raw: &str) -> Result<AppName, &'static str> {
+        const RULE: &str = "must be 3 to 48 characters of a-z, 0-9 and '-', starting with a letter and not ending with '-'";
+        let len_ok = (3..=48).contains(&raw.len());
+        let mut chars = raw.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+        let rest_ok = raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !len_ok || !first_ok || !rest_ok || raw.ends_with('-') {
+            return Err(RULE);
+        }
+        if uuid::Uuid::try_parse(raw).is_ok() {
+            return Err("must not be a UUID (apps are also addressed by id)");
+        }
+        Ok(AppName(raw.to_owned()))
+    }
+}
+
+impl BranchName {
+    /// Checks a branch name against git's ref-name rules.
+    pub fn parse(raw: &str) -> Result<BranchName, &'static str> {
+        const RULE: &str = "must be a valid git branch name (1 to 255 characters, no spaces, '..', '~', '^', ':', '?', '*', '[', '\\' or control characters)";
+        let bad_char = |c: char| {
+            c.is_control() || c.is_whitespace() || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+        };
+        let ok = !raw.is_empty()
+            && raw.len() <= 255
+            && !raw.chars().any(bad_char)
+            && !raw.contains("..")
+            && !raw.contains("@{")
+            && !raw.contains("//")
+            && !raw.starts_with(['-', '/', '.'])
+            && !raw.ends_with(['/', '.'])
+            && !raw.ends_with(".lock")
+            && raw != "@";
+        if ok { Ok(BranchName(raw.to_owned())) } else { Err(RULE) }
+    }
+}
+
+impl Label {
+    /// Checks a short label: 1 to 100 characters, no control characters.
+    pub fn parse(raw: &str) -> Result<Label, &'static str> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control) {
+            return Err("must be 1 to 100 characters without control characters");
+        }
+        Ok(Label(trimmed.to_owned()))
+    }
+}
+
+/// A password as typed. Never printed: `Debug` hides it.
+pub struct Password(String);
+
+impl Password {
+    /// Checks the length rules (10 to 1024 characters).
+    pub fn parse(raw: String) -> Result<Password, &'static str> {
+        match raw.chars().count() {
+            0..10 => Err("must be at least 10 characters"),
+            10..=1024 => Ok(Password(raw)),
+            _ => Err("must be at most 1024 characters"),
+        }
+    }
+
+    /// The secret, for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(..)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@exa..com"] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn app_names() {
+        for good in ["web", "my-app-2", "a23"] {
+            assert!(AppName::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["ab", "2app", "app-", "App", "my_app", &"a".repeat(49), "deadbeef-dead-beef-dead-beefdeadbeef"] {
+            assert!(AppName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn branches() {
+        for good in ["main", "release/1.2", "feature-x"] {
+            assert!(BranchName::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a b", "a..b", "-x", "x/", "x.lock", "a~1"] {
+            assert!(BranchName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(Password::parse("short".into()).is_err());
+        assert!(Password::parse("long enough!".into()).is_ok());
+        assert_eq!(format!("{:?}", Password::parse("long enough!".into()).unwrap()), "Password(..)");
+    }
+}

@@ -1,0 +1,223 @@
+//! The one error type of the API and its `application/problem+json` rendering (RFC 9457).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::authz::{Permission, Role};
+use crate::store::StoreError;
+
+/// A field that failed validation, reported in a 422's `errors`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    /// The JSON field (dotted path for nested fields).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), message: message.into() }
+    }
+}
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed (bad JSON, bad query string, bad id).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: credentials are missing, malformed, expired, wrongly signed or revoked.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403 on an app: the member's role lacks the permission.
+    #[error("your role ({role}) does not allow {permission}")]
+    MissingPermission {
+        /// The permission the route needs.
+        permission: Permission,
+        /// The caller's role on the app.
+        role: Role,
+    },
+    /// 403 for any other reason.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// 409: the request conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 410: the thing existed but can no longer be used.
+    #[error("{0}")]
+    Gone(String),
+    /// 413.
+    #[error("the request body is larger than the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 415.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422 with one entry per bad field.
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    /// 503: the store is unreachable or saturated; retry shortly.
+    #[error("the service is temporarily unavailable, retry shortly")]
+    Unavailable,
+    /// 500: logged with the request id, answered with a generic body.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// A 422 about one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// A 500 from anything that went wrong inside.
+    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ApiError::Internal(err.into())
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::MissingPermission { .. } | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::MissingPermission { .. } => "missing-permission",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not-found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Gone(_) => "gone",
+            ApiError::PayloadTooLarge(_) => "payload-too-large",
+            ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::Validation(_) => "validation",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// The problem+json body.
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required_permission: Option<Permission>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<Role>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(err) = &self {
+            // The request span carries the request id; the client sees nothing of this.
+            tracing::error!(error = %err, source = ?err.source(), "internal error");
+        }
+        let (required_permission, role) = match &self {
+            ApiError::MissingPermission { permission, role } => (Some(*permission), Some(*role)),
+            _ => (None, None),
+        };
+        let errors = match &self {
+            ApiError::Validation(errors) => Some(errors.as_slice()),
+            _ => None,
+        };
+        let problem = Problem {
+            kind: format!("urn:rolegate:problem:{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            errors,
+            required_permission,
+            role,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        match self {
+            ApiError::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"rolegate\""));
+            }
+            ApiError::Unavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => ApiError::NotFound("not found"),
+            StoreError::Conflict(what) => ApiError::Conflict(what.to_string()),
+            StoreError::Unavailable(_) => ApiError::Unavailable,
+            StoreError::Other(err) => ApiError::Internal(err),
+        }
+    }
+}
+
+/// The result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Collects field errors so one 422 reports every bad field at once.
+#[derive(Default)]
+pub struct Fields(Vec<FieldError>);
+
+impl Fields {
+    /// Keeps the value, or records the field's error.
+    pub fn check<T>(&mut self, field: &str, parsed: Result<T, &'static str>) -> Option<T> {
+        parsed.map_err(|message| self.0.push(FieldError::new(field, message))).ok()
+    }
+
+    /// Records an error.
+    pub fn push(&mut self, field: &str, message: &str) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// `Err(422)` if anything was recorded.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.0)) }
+    }
+}
+
+/// Turns the store's generic `Conflict` into a 409 with a message for this call.
+pub trait ResultExt<T> {
+    /// Maps a `Conflict` to `ApiError::Conflict(message)`, other errors as usual.
+    fn on_conflict(self, message: &str) -> Result<T, ApiError>;
+}
+
+impl<T> ResultExt<T> for Result<T, StoreError> {
+    fn on_conflict(self, message: &str) -> Result<T, ApiError> {
+        self.map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::Conflict(message.to_owned()),
+            other => other.into(),
+        })
+    }
+}

@@ -1,0 +1,20 @@
+//! rolegate: the access-control API of a Platform-as-a-Service.
+//!
+//! Each app has one owner, collaborators and limited collaborators; one static matrix
+//! ([`authz`]) says what each role may do, and one middleware
+//! ([`authz::middleware::authorize`]) checks it before every handler runs.
+
+pub mod api;
+pub mod auth;
+pub mod authz;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+mod server;
+pub mod state;
+pub mod store;
+
+pub use server::{build_state, router, run, serve, shutdown_signal};
+pub use state::AppState;

@@ -1,0 +1,21 @@
+//! The state every handler shares: cheap to clone.
+
+use std::sync::Arc;
+
+use crate::auth::jwt::JwtKeys;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::store::Store;
+
+/// Shared state, passed with `with_state`.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// JWT keys.
+    pub jwt: Arc<JwtKeys>,
+    /// Settings.
+    pub config: Arc<Config>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}

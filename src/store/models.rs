@@ -1,0 +1,490 @@
+//! What the store returns, and the flat rows it decodes them from.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::authz::Role;
+use crate::domain::Email;
+
+/// A new account.
+pub struct NewUser<'a> {
+    /// Chosen by the caller (UUIDv7).
+    pub id: Uuid,
+    /// Normalised email.
+    pub email: &'a Email,
+    /// Display name.
+    pub name: Option<&'a str>,
+    /// Argon2 PHC string; `None` for accounts that only use API tokens.
+    pub password_hash: Option<&'a str>,
+    /// Creation time.
+    pub now: DateTime<Utc>,
+}
+
+/// An account as the API shows it.
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct User {
+    /// Id.
+    pub id: Uuid,
+    /// Email, lower case.
+    pub email: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    /// The short reference used in other resources.
+    pub fn to_ref(&self) -> UserRef {
+        UserRef { id: self.id, email: self.email.clone() }
+    }
+}
+
+/// A user with the hash to check a password against.
+pub struct UserLogin {
+    /// The account.
+    pub user: User,
+    /// Argon2 PHC string, if the account has a password.
+    pub password_hash: Option<String>,
+}
+
+/// `{id, email}`: how one resource names a user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UserRef {
+    /// Id.
+    pub id: Uuid,
+    /// Email.
+    pub email: String,
+}
+
+/// A new API token: only its hash is stored.
+pub struct NewToken<'a> {
+    /// Id.
+    pub id: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Label.
+    pub name: &'a str,
+    /// SHA-256 of the secret.
+    pub hash: &'a [u8],
+    /// Optional end of validity.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub now: DateTime<Utc>,
+}
+
+/// An API token as listed (never the secret).
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct ApiToken {
+    /// Id.
+    pub id: Uuid,
+    /// Label.
+    pub name: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// End of validity.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Last use, to the minute.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A credential presented on a request, already verified as far as it can be without the store.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// A JWT whose signature and claims checked out; it names the API token it came from.
+    Jwt {
+        /// The API token the JWT was exchanged from; revoking it revokes the JWT.
+        token_id: Uuid,
+    },
+    /// An API token used directly as the bearer: the SHA-256 of its secret.
+    ApiToken {
+        /// SHA-256 of the secret.
+        hash: [u8; 32],
+    },
+}
+
+/// The authenticated user behind a request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The user.
+    pub user: User,
+    /// The API token behind the credential.
+    pub token_id: Uuid,
+    /// When that token was last recorded as used.
+    pub token_last_used_at: Option<DateTime<Utc>>,
+}
+
+/// `{app}` in a path: an id or a name.
+#[derive(Clone, Debug)]
+pub enum AppRef {
+    /// A UUID.
+    Id(Uuid),
+    /// A name (names are never UUIDs).
+    Name(String),
+}
+
+impl AppRef {
+    /// Reads a path segment.
+    pub fn parse(raw: &str) -> AppRef {
+        match Uuid::try_parse(raw) {
+            Ok(id) => AppRef::Id(id),
+            Err(_) => AppRef::Name(raw.to_owned()),
+        }
+    }
+}
+
+/// An app.
+#[derive(Clone, Debug, Serialize)]
+pub struct App {
+    /// Id.
+    pub id: Uuid,
+    /// Unique name.
+    pub name: String,
+    /// Branch that `redeploy` deploys.
+    pub default_branch: String,
+    /// The one owner.
+    pub owner: UserRef,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change of the app's own fields.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A user's membership of an app.
+#[derive(Clone, Copy, Debug)]
+pub struct Membership {
+    /// The collaborator row's id.
+    pub id: Uuid,
+    /// The role.
+    pub role: Role,
+}
+
+/// An app and the caller's membership of it, if any.
+#[derive(Clone, Debug)]
+pub struct AppAccess {
+    /// The app.
+    pub app: App,
+    /// `None` when the caller is not a member.
+    pub membership: Option<Membership>,
+}
+
+/// An app with the listing user's role.
+#[derive(Clone, Debug)]
+pub struct AppWithRole {
+    /// The app.
+    pub app: App,
+    /// The user's role.
+    pub role: Role,
+}
+
+/// A member of an app.
+#[derive(Clone, Debug, Serialize)]
+pub struct Collaborator {
+    /// Membership id (the `{id}` of collaborator routes).
+    pub id: Uuid,
+    /// App.
+    pub app_id: Uuid,
+    /// Member.
+    pub user_id: Uuid,
+    /// Member's email.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// `accepted` for every membership.
+    pub status: &'static str,
+    /// Who invited them (`null` for the app's creator).
+    pub invited_by: Option<UserRef>,
+    /// When they joined.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new invitation: only the token's hash is stored.
+pub struct NewInvitation<'a> {
+    /// Id.
+    pub id: Uuid,
+    /// App.
+    pub app: &'a App,
+    /// Invited email.
+    pub email: &'a Email,
+    /// Role given on acceptance.
+    pub role: Role,
+    /// SHA-256 of the token.
+    pub token_hash: &'a [u8],
+    /// Inviter.
+    pub invited_by: &'a UserRef,
+    /// Creation time.
+    pub now: DateTime<Utc>,
+    /// End of validity.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An invitation (never its token).
+#[derive(Clone, Debug, Serialize)]
+pub struct Invitation {
+    /// Id.
+    pub id: Uuid,
+    /// App.
+    pub app_id: Uuid,
+    /// App name at the time of reading.
+    pub app_name: String,
+    /// Invited email.
+    pub email: String,
+    /// Role given on acceptance.
+    pub role: Role,
+    /// `pending`, `accepted`, `declined`, `revoked` or `expired`.
+    pub status: String,
+    /// Inviter.
+    pub invited_by: Option<UserRef>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// End of validity.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Invitation {
+    /// Whether it can still be accepted at `now`.
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        self.status == "pending" && self.expires_at > now
+    }
+
+    /// Marks a pending invitation past its end as `expired`, as readers expect.
+    pub fn at(mut self, now: DateTime<Utc>) -> Invitation {
+        if self.status == "pending" && self.expires_at <= now {
+            self.status = "expired".to_owned();
+        }
+        self
+    }
+}
+
+/// What accepting an invitation did.
+#[derive(Debug)]
+pub enum Accepted {
+    /// The caller is now a member.
+    Member(Collaborator),
+    /// The invitation was no longer pending (used, declined, revoked or expired).
+    NotPending,
+    /// The caller was already a member of the app.
+    AlreadyMember,
+}
+
+/// An entry of an app's activity timeline.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    /// Id (time-ordered).
+    pub id: Uuid,
+    /// App.
+    pub app_id: Option<Uuid>,
+    /// App name when it happened.
+    pub app_name: String,
+    /// What happened, such as `collaborator.role_changed`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Who did it; `null` for the platform.
+    pub actor: Option<UserRef>,
+    /// Details.
+    pub data: serde_json::Value,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An event to write in the transaction of the change it records.
+pub struct NewEvent<'a> {
+    /// App.
+    pub app_id: Uuid,
+    /// App name.
+    pub app_name: &'a str,
+    /// Who did it.
+    pub actor: Option<&'a UserRef>,
+    /// What happened.
+    pub kind: &'static str,
+    /// Details.
+    pub data: serde_json::Value,
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
+// --- rows: flat, as SQL returns them ---
+
+fn user_ref(id: Option<Uuid>, email: Option<String>) -> Option<UserRef> {
+    Some(UserRef { id: id?, email: email? })
+}
+
+#[derive(FromRow)]
+pub(super) struct AppRow {
+    pub id: Uuid,
+    pub name: String,
+    pub default_branch: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub owner_id: Uuid,
+    pub owner_email: String,
+}
+
+impl From<AppRow> for App {
+    fn from(r: AppRow) -> App {
+        App {
+            id: r.id,
+            name: r.name,
+            default_branch: r.default_branch,
+            owner: UserRef { id: r.owner_id, email: r.owner_email },
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct AppWithRoleRow {
+    #[sqlx(flatten)]
+    pub app: AppRow,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+}
+
+#[derive(FromRow)]
+pub(super) struct UserLoginRow {
+    #[sqlx(flatten)]
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+#[derive(FromRow)]
+pub(super) struct CallerRow {
+    pub user_id: Uuid,
+    pub user_email: String,
+    pub user_name: Option<String>,
+    pub user_created_at: DateTime<Utc>,
+    pub token_id: Uuid,
+    pub token_last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<CallerRow> for Caller {
+    fn from(r: CallerRow) -> Caller {
+        Caller {
+            user: User { id: r.user_id, email: r.user_email, name: r.user_name, created_at: r.user_created_at },
+            token_id: r.token_id,
+            token_last_used_at: r.token_last_used_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct AccessRow {
+    #[sqlx(flatten)]
+    pub caller: CallerRow,
+    pub app_id: Option<Uuid>,
+    pub app_name: Option<String>,
+    pub default_branch: Option<String>,
+    pub app_created_at: Option<DateTime<Utc>>,
+    pub app_updated_at: Option<DateTime<Utc>>,
+    pub owner_id: Option<Uuid>,
+    pub owner_email: Option<String>,
+    pub membership_id: Option<Uuid>,
+    pub role: Option<String>,
+}
+
+impl AccessRow {
+    pub fn split(self) -> (Caller, Option<AppAccess>) {
+        let caller = Caller::from(self.caller);
+        let app = (|| {
+            Some(App {
+                id: self.app_id?,
+                name: self.app_name?,
+                default_branch: self.default_branch?,
+                owner: user_ref(self.owner_id, self.owner_email)?,
+                created_at: self.app_created_at?,
+                updated_at: self.app_updated_at?,
+            })
+        })();
+        let membership = (|| Some(Membership { id: self.membership_id?, role: Role::parse(self.role.as_deref()?)? }))();
+        (caller, app.map(|app| AppAccess { app, membership }))
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct CollaboratorRow {
+    pub id: Uuid,
+    pub app_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub invited_by_id: Option<Uuid>,
+    pub invited_by_email: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<CollaboratorRow> for Collaborator {
+    fn from(r: CollaboratorRow) -> Collaborator {
+        Collaborator {
+            id: r.id,
+            app_id: r.app_id,
+            user_id: r.user_id,
+            email: r.email,
+            role: r.role,
+            status: "accepted",
+            invited_by: user_ref(r.invited_by_id, r.invited_by_email),
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct InvitationRow {
+    pub id: Uuid,
+    pub app_id: Uuid,
+    pub app_name: String,
+    pub email: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub status: String,
+    pub invited_by_id: Option<Uuid>,
+    pub invited_by_email: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<InvitationRow> for Invitation {
+    fn from(r: InvitationRow) -> Invitation {
+        Invitation {
+            id: r.id,
+            app_id: r.app_id,
+            app_name: r.app_name,
+            email: r.email,
+            role: r.role,
+            status: r.status,
+            invited_by: user_ref(r.invited_by_id, r.invited_by_email),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct EventRow {
+    pub id: Uuid,
+    pub app_id: Option<Uuid>,
+    pub app_name: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub actor_id: Option<Uuid>,
+    pub actor_email: Option<String>,
+    pub data: sqlx::types::Json<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<EventRow> for Event {
+    fn from(r: EventRow) -> Event {
+        Event {
+            id: r.id,
+            app_id: r.app_id,
+            app_name: r.app_name,
+            kind: r.kind,
+            actor: user_ref(r.actor_id, r.actor_email),
+            data: r.data.0,
+            created_at: r.created_at,
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The production backend: one pool on a Postgres server that several replicas share.
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+#[allow(clippy::wildcard_imports)]
+use super::sql::*;
+use super::{PoolSettings, StoreError, StoreResult};
+
+/// [`Store`](super::Store) on Postgres.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects with bounded waits and applies `migrations/postgres`.
+    pub async fn connect(url: &str, settings: PoolSettings) -> StoreResult<PgStore> {
+        let statement_timeout = settings.statement_timeout.as_millis().to_string();
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("DATABASE_URL is not a valid Postgres URL: {e}").into()))?
+            .application_name("rolegate")
+            .options([("statement_timeout", statement_timeout.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        Ok(PgStore { pool })
+    }
+
+    /// Postgres runs readers and writers on the same pool.
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+impl_store!(PgStore, sqlx::Postgres, backend = "postgres", lock = " for update");

@@ -1,0 +1,59 @@
+//! The embedded default: a SQLite file in WAL mode.
+//!
+//! SQLite allows one writer at a time and reports `SQLITE_BUSY`, not a wait, when a read
+//! transaction tries to become a write transaction. So writes go through a pool of one
+//! connection (writers queue in the pool, never in SQLite) and reads through a pool of
+//! several, which WAL lets run beside the writer.
+
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+#[allow(clippy::wildcard_imports)]
+use super::sql::*;
+use super::{PoolSettings, StoreError, StoreResult};
+
+/// [`Store`](super::Store) on SQLite.
+#[derive(Clone)]
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the file and applies `migrations/sqlite`.
+    pub async fn connect(url: &str, settings: PoolSettings) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Other(format!("DATABASE_URL is not a valid SQLite URL: {e}").into()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(settings.statement_timeout);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(settings.max_connections.clamp(1, 8))
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore { reader, writer })
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+}
+
+impl_store!(SqliteStore, sqlx::Sqlite, backend = "sqlite", lock = "");
