@@ -66,29 +66,59 @@ impl Cli {
                 print!("{}", permissions_markdown());
                 Ok(())
             }
-            Command::Users { command: UsersCommand::Create { email, name, password_stdin } } => {
-                create_user(Config::from_env()?, &email, name.as_deref(), password_stdin).await
-            }
+            Command::Users {
+                command:
+                    UsersCommand::Create {
+                        email,
+                        name,
+                        password_stdin,
+                    },
+            } => create_user(Config::from_env()?, &email, name.as_deref(), password_stdin).await,
         }
     }
 }
 
-async fn create_user(config: Config, email: &str, name: Option<&str>, password_stdin: bool) -> Result<(), Error> {
+async fn create_user(
+    config: Config,
+    email: &str,
+    name: Option<&str>,
+    password_stdin: bool,
+) -> Result<(), Error> {
     let email = Email::parse(email).map_err(|m| format!("--email {m}"))?;
-    let name = name.map(Label::parse).transpose().map_err(|m| format!("--name {m}"))?;
+    let name = name
+        .map(Label::parse)
+        .transpose()
+        .map_err(|m| format!("--name {m}"))?;
     let password_hash = if password_stdin {
         let mut raw = String::new();
         std::io::stdin().read_to_string(&mut raw)?;
-        let password = Password::parse(raw.trim_end_matches(['\r', '\n']).to_owned()).map_err(|m| format!("password {m}"))?;
+        let password = Password::parse(raw.trim_end_matches(['\r', '\n']).to_owned())
+            .map_err(|m| format!("password {m}"))?;
         Some(password::hash(password).await?)
     } else {
         None
     };
     let store = store::connect(&config.database_url, config.pool).await?;
     let now = Arc::new(SystemClock).now();
-    let new = NewUser { id: Uuid::now_v7(), email: &email, name: name.as_ref().map(Label::as_str), password_hash: password_hash.as_deref(), now };
+    let new = NewUser {
+        id: Uuid::now_v7(),
+        email: &email,
+        name: name.as_ref().map(Label::as_str),
+        password_hash: password_hash.as_deref(),
+        now,
+    };
     let user = store.create_user(new).await.on_conflict(EMAIL_TAKEN)?;
-    let (_, token) = mint(store.as_ref(), user.id, "created by rolegate users create", None, now).await?;
-    println!("{}", serde_json::to_string_pretty(&json!({ "user": user, "api_token": token }))?);
+    let (_, token) = mint(
+        store.as_ref(),
+        user.id,
+        "created by rolegate users create",
+        None,
+        now,
+    )
+    .await?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({ "user": user, "api_token": token }))?
+    );
     Ok(())
 }

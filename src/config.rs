@@ -52,7 +52,10 @@ pub struct ConfigError {
 }
 
 fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError { var, message: message.into() }
+    ConfigError {
+        var,
+        message: message.into(),
+    }
 }
 
 impl Config {
@@ -69,7 +72,10 @@ impl Config {
                 None => Ok(TimeDelta::seconds(default)),
                 Some(v) => match v.trim().parse::<i64>() {
                     Ok(n) if (1..=10 * 365 * 86_400).contains(&n) => Ok(TimeDelta::seconds(n)),
-                    _ => Err(err(name, format!("expected a number of seconds between 1 and 315360000, got {v:?}"))),
+                    _ => Err(err(
+                        name,
+                        format!("expected a number of seconds between 1 and 315360000, got {v:?}"),
+                    )),
                 },
             }
         };
@@ -78,34 +84,56 @@ impl Config {
                 None => Ok(Duration::from_millis(default)),
                 Some(v) => match v.trim().parse::<u64>() {
                     Ok(n) if (1..=600_000).contains(&n) => Ok(Duration::from_millis(n)),
-                    _ => Err(err(name, format!("expected milliseconds between 1 and 600000, got {v:?}"))),
+                    _ => Err(err(
+                        name,
+                        format!("expected milliseconds between 1 and 600000, got {v:?}"),
+                    )),
                 },
             }
         };
 
-        let listen = match (var("ROLEGATE_LISTEN"), var("PORT")) {
-            (Some(v), _) => v.trim().parse().map_err(|_| err("ROLEGATE_LISTEN", format!("expected host:port, got {v:?}")))?,
-            (None, Some(port)) => {
-                let port: u16 = port.trim().parse().map_err(|_| err("PORT", format!("expected a port number, got {port:?}")))?;
-                SocketAddr::from(([0, 0, 0, 0], port))
-            }
-            (None, None) => SocketAddr::from(([127, 0, 0, 1], 8080)),
-        };
+        let listen =
+            match (var("ROLEGATE_LISTEN"), var("PORT")) {
+                (Some(v), _) => v.trim().parse().map_err(|_| {
+                    err("ROLEGATE_LISTEN", format!("expected host:port, got {v:?}"))
+                })?,
+                (None, Some(port)) => {
+                    let port: u16 = port.trim().parse().map_err(|_| {
+                        err("PORT", format!("expected a port number, got {port:?}"))
+                    })?;
+                    SocketAddr::from(([0, 0, 0, 0], port))
+                }
+                (None, None) => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            };
 
         let jwt_secret = match var("ROLEGATE_JWT_SECRET") {
-            Some(s) if s.len() < 32 => return Err(err("ROLEGATE_JWT_SECRET", "must be at least 32 characters")),
+            Some(s) if s.len() < 32 => {
+                return Err(err("ROLEGATE_JWT_SECRET", "must be at least 32 characters"));
+            }
             other => other.map(String::into_bytes),
         };
 
         let signup = match var("ROLEGATE_SIGNUP").as_deref().map(str::trim) {
             None | Some("open") => Signup::Open,
             Some("closed") => Signup::Closed,
-            Some(other) => return Err(err("ROLEGATE_SIGNUP", format!("expected `open` or `closed`, got {other:?}"))),
+            Some(other) => {
+                return Err(err(
+                    "ROLEGATE_SIGNUP",
+                    format!("expected `open` or `closed`, got {other:?}"),
+                ));
+            }
         };
 
         let public_url = match var("ROLEGATE_PUBLIC_URL") {
-            Some(url) if url.starts_with("http://") || url.starts_with("https://") => url.trim_end_matches('/').to_owned(),
-            Some(url) => return Err(err("ROLEGATE_PUBLIC_URL", format!("expected an http(s) URL, got {url:?}"))),
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                url.trim_end_matches('/').to_owned()
+            }
+            Some(url) => {
+                return Err(err(
+                    "ROLEGATE_PUBLIC_URL",
+                    format!("expected an http(s) URL, got {url:?}"),
+                ));
+            }
             None => format!("http://{listen}"),
         };
 
@@ -115,9 +143,17 @@ impl Config {
                     .map(str::trim)
                     .filter(|o| !o.is_empty())
                     .map(|o| {
-                        let valid = (o.starts_with("http://") || o.starts_with("https://")) && !o.ends_with('/');
+                        let valid = (o.starts_with("http://") || o.starts_with("https://"))
+                            && !o.ends_with('/');
                         let value = HeaderValue::from_str(o).ok().filter(|_| valid);
-                        value.ok_or_else(|| err("ROLEGATE_CORS_ORIGINS", format!("{o:?} is not an origin such as https://dashboard.example.com")))
+                        value.ok_or_else(|| {
+                            err(
+                                "ROLEGATE_CORS_ORIGINS",
+                                format!(
+                                    "{o:?} is not an origin such as https://dashboard.example.com"
+                                ),
+                            )
+                        })
                     })
                     .collect::<Result<Vec<_>, _>>()
             })
@@ -131,7 +167,12 @@ impl Config {
                 .parse::<u32>()
                 .ok()
                 .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| err("ROLEGATE_DB_MAX_CONNECTIONS", format!("expected 1 to 1000, got {v:?}")))?,
+                .ok_or_else(|| {
+                    err(
+                        "ROLEGATE_DB_MAX_CONNECTIONS",
+                        format!("expected 1 to 1000, got {v:?}"),
+                    )
+                })?,
         };
 
         Ok(Config {
@@ -159,7 +200,10 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -176,8 +220,17 @@ mod tests {
 
     #[test]
     fn port_is_used_when_listen_is_unset() {
-        assert_eq!(config(&[("PORT", "9000")]).unwrap().listen.to_string(), "0.0.0.0:9000");
-        assert_eq!(config(&[("PORT", "9000"), ("ROLEGATE_LISTEN", "127.0.0.1:1")]).unwrap().listen.to_string(), "127.0.0.1:1");
+        assert_eq!(
+            config(&[("PORT", "9000")]).unwrap().listen.to_string(),
+            "0.0.0.0:9000"
+        );
+        assert_eq!(
+            config(&[("PORT", "9000"), ("ROLEGATE_LISTEN", "127.0.0.1:1")])
+                .unwrap()
+                .listen
+                .to_string(),
+            "127.0.0.1:1"
+        );
     }
 
     #[test]

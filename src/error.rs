@@ -19,7 +19,10 @@ pub struct FieldError {
 impl FieldError {
     /// A field error.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -158,10 +161,16 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         match self {
             ApiError::Unauthorized(_) => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"rolegate\""));
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"rolegate\""),
+                );
             }
             ApiError::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -193,7 +202,9 @@ pub struct Fields(Vec<FieldError>);
 impl Fields {
     /// Keeps the value, or records the field's error.
     pub fn check<T>(&mut self, field: &str, parsed: Result<T, &'static str>) -> Option<T> {
-        parsed.map_err(|message| self.0.push(FieldError::new(field, message))).ok()
+        parsed
+            .map_err(|message| self.0.push(FieldError::new(field, message)))
+            .ok()
     }
 
     /// Records an error.
@@ -203,7 +214,11 @@ impl Fields {
 
     /// `Err(422)` if anything was recorded.
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
     }
 }
 

@@ -16,5 +16,5 @@ mod server;
 pub mod state;
 pub mod store;
 
-pub use server::{build_state, router, run, serve, shutdown_signal};
+pub use server::{build_state, router, router_with, run, serve, shutdown_signal};
 pub use state::AppState;

@@ -15,7 +15,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::api::{self, extract::BODY_LIMIT};
 use crate::auth::jwt::JwtKeys;
@@ -30,21 +31,48 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole HTTP API over `state`.
 pub fn router(state: AppState) -> Router {
+    router_with(api::routes(), state)
+}
+
+/// The middleware stack around `routes`. Tests pass extra routes to prove that one missing
+/// from the route table is refused.
+pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
     let cors = (!state.config.cors_origins.is_empty()).then(|| {
         CorsLayer::new()
             .allow_origin(state.config.cors_origins.clone())
-            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID, HeaderName::from_static("idempotency-key")])
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                REQUEST_ID,
+                HeaderName::from_static("idempotency-key"),
+            ])
             .expose_headers([REQUEST_ID])
             .max_age(Duration::from_secs(3600))
     });
-    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request| {
-        // The matched route, not the raw path: app names stay out of span names.
-        let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
-        let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-        tracing::info_span!("request", method = %request.method(), route, request_id)
-    });
-    api::routes()
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request| {
+            // The matched route, not the raw path: app names stay out of span names.
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str)
+                .unwrap_or("unmatched");
+            let request_id = request
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), route, request_id)
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+    routes
         .route_layer(from_fn_with_state(state.clone(), authorize))
         .fallback(|| async { ApiError::NotFound("no such route") })
         .method_not_allowed_fallback(|| async { method_not_allowed() })
@@ -53,47 +81,71 @@ pub fn router(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    header::AUTHORIZATION,
+                    header::COOKIE,
+                ]))
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler panicked").into_response())),
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::internal("handler panicked").into_response()
+                })),
         )
         .with_state(state)
 }
 
 fn method_not_allowed() -> Response {
-    let mut response = ApiError::BadRequest("this route does not accept this method".into()).into_response();
+    let mut response =
+        ApiError::BadRequest("this route does not accept this method".into()).into_response();
     *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
     response
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight
 /// requests finish.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Builds the state from configuration: opens the store (applying migrations) and the keys.
-pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn build_state(
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState, Box<dyn std::error::Error + Send + Sync>> {
     let store = store::connect(&config.database_url, config.pool).await?;
     let secret = match &config.jwt_secret {
         Some(secret) => secret.clone(),
         None => {
-            tracing::warn!("ROLEGATE_JWT_SECRET is unset: using a random secret, so JWTs will not survive a restart or work across replicas");
+            tracing::warn!(
+                "ROLEGATE_JWT_SECRET is unset: using a random secret, so JWTs will not survive a restart or work across replicas"
+            );
             let mut secret = vec![0u8; 32];
             getrandom::fill(&mut secret)?;
             secret
         }
     };
     let jwt = JwtKeys::new(&secret, config.jwt_ttl);
-    Ok(AppState { store, jwt: Arc::new(jwt), config: Arc::new(config), clock })
+    Ok(AppState {
+        store,
+        jwt: Arc::new(jwt),
+        config: Arc::new(config),
+        clock,
+    })
 }
 
 /// Runs the service as the binary does: bind, serve, stop on SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let listen = config.listen;
     let state = build_state(config, Arc::new(SystemClock)).await?;
-    let listener = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, store = state.store.backend(), "rolegate listening");
     serve(listener, state, shutdown_signal()).await?;
     tracing::info!("rolegate stopped");

@@ -34,24 +34,54 @@ pub struct CreateApp {
 }
 
 /// `POST /v1/apps`: the caller becomes the owner.
-pub async fn create(State(state): State<AppState>, caller: Caller, Json(body): Json<CreateApp>) -> ApiResult<(StatusCode, Json<AppView>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateApp>,
+) -> ApiResult<(StatusCode, Json<AppView>)> {
     let mut fields = Fields::default();
     let name = fields.check("name", AppName::parse(&body.name));
-    let branch = fields.check("default_branch", BranchName::parse(body.default_branch.as_deref().unwrap_or("main")));
+    let branch = fields.check(
+        "default_branch",
+        BranchName::parse(body.default_branch.as_deref().unwrap_or("main")),
+    );
     fields.finish()?;
     let (Some(name), Some(branch)) = (name, branch) else {
         return Err(ApiError::internal("validated fields missing"));
     };
-    let app = state.store.create_app(&caller.user.to_ref(), &name, &branch, state.clock.now()).await.on_conflict(NAME_TAKEN)?;
+    let app = state
+        .store
+        .create_app(&caller.user.to_ref(), &name, &branch, state.clock.now())
+        .await
+        .on_conflict(NAME_TAKEN)?;
     tracing::info!(app_id = %app.id, "app created");
-    Ok((StatusCode::CREATED, Json(AppView { app, role: Role::Owner })))
+    Ok((
+        StatusCode::CREATED,
+        Json(AppView {
+            app,
+            role: Role::Owner,
+        }),
+    ))
 }
 
 /// `GET /v1/apps`: apps where the caller has any role, by name.
-pub async fn list(State(state): State<AppState>, caller: Caller, Query(page): Query<PageQuery>) -> ApiResult<Json<Items<AppView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Items<AppView>>> {
     let limit = page.limit()?;
-    let rows = state.store.list_apps(caller.user.id, page.cursor.as_deref(), limit + 1).await?;
-    let views = rows.into_iter().map(|r| AppView { app: r.app, role: r.role }).collect();
+    let rows = state
+        .store
+        .list_apps(caller.user.id, page.cursor.as_deref(), limit + 1)
+        .await?;
+    let views = rows
+        .into_iter()
+        .map(|r| AppView {
+            app: r.app,
+            role: r.role,
+        })
+        .collect();
     Ok(Json(Items::page(views, limit, |v| v.app.name.clone())))
 }
 
@@ -69,14 +99,29 @@ pub struct UpdateApp {
 }
 
 /// `PATCH /v1/apps/{app}`.
-pub async fn update(State(state): State<AppState>, ctx: AppContext, Json(body): Json<UpdateApp>) -> ApiResult<Json<AppView>> {
+pub async fn update(
+    State(state): State<AppState>,
+    ctx: AppContext,
+    Json(body): Json<UpdateApp>,
+) -> ApiResult<Json<AppView>> {
     let Some(branch) = body.default_branch else {
         let role = ctx.role();
         return Ok(Json(AppView { app: ctx.app, role }));
     };
     let branch = BranchName::parse(&branch).map_err(|m| ApiError::invalid("default_branch", m))?;
-    let app = state.store.update_app(&ctx.app, &branch, &ctx.caller.user.to_ref(), state.clock.now()).await?;
-    Ok(Json(AppView { app, role: ctx.role() }))
+    let app = state
+        .store
+        .update_app(
+            &ctx.app,
+            &branch,
+            &ctx.caller.user.to_ref(),
+            state.clock.now(),
+        )
+        .await?;
+    Ok(Json(AppView {
+        app,
+        role: ctx.role(),
+    }))
 }
 
 /// Body of `POST /v1/apps/{app}/rename`.
@@ -87,16 +132,35 @@ pub struct Rename {
 }
 
 /// `POST /v1/apps/{app}/rename`.
-pub async fn rename(State(state): State<AppState>, ctx: AppContext, Json(body): Json<Rename>) -> ApiResult<Json<AppView>> {
+pub async fn rename(
+    State(state): State<AppState>,
+    ctx: AppContext,
+    Json(body): Json<Rename>,
+) -> ApiResult<Json<AppView>> {
     let name = AppName::parse(&body.name).map_err(|m| ApiError::invalid("name", m))?;
-    let app = state.store.rename_app(&ctx.app, &name, &ctx.caller.user.to_ref(), state.clock.now()).await.on_conflict(NAME_TAKEN)?;
+    let app = state
+        .store
+        .rename_app(
+            &ctx.app,
+            &name,
+            &ctx.caller.user.to_ref(),
+            state.clock.now(),
+        )
+        .await
+        .on_conflict(NAME_TAKEN)?;
     tracing::info!(app_id = %app.id, "app renamed");
-    Ok(Json(AppView { app, role: ctx.role() }))
+    Ok(Json(AppView {
+        app,
+        role: ctx.role(),
+    }))
 }
 
 /// `DELETE /v1/apps/{app}`: memberships and invitations go with it.
 pub async fn destroy(State(state): State<AppState>, ctx: AppContext) -> ApiResult<StatusCode> {
-    state.store.delete_app(&ctx.app, &ctx.caller.user.to_ref(), state.clock.now()).await?;
+    state
+        .store
+        .delete_app(&ctx.app, &ctx.caller.user.to_ref(), state.clock.now())
+        .await?;
     tracing::info!(app_id = %ctx.app.id, "app deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -109,20 +173,34 @@ pub struct Transfer {
 }
 
 /// `POST /v1/apps/{app}/transfer`: the target becomes owner, the caller a collaborator.
-pub async fn transfer(State(state): State<AppState>, ctx: AppContext, Json(body): Json<Transfer>) -> ApiResult<Json<AppView>> {
+pub async fn transfer(
+    State(state): State<AppState>,
+    ctx: AppContext,
+    Json(body): Json<Transfer>,
+) -> ApiResult<Json<AppView>> {
     if body.user_id == ctx.caller.user.id {
         return Err(ApiError::invalid("user_id", "you already own this app"));
     }
     let app = state
         .store
-        .transfer_app(&ctx.app, &ctx.caller.user.to_ref(), body.user_id, state.clock.now())
+        .transfer_app(
+            &ctx.app,
+            &ctx.caller.user.to_ref(),
+            body.user_id,
+            state.clock.now(),
+        )
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => ApiError::invalid("user_id", "is not a member of this app; invite them first"),
+            StoreError::NotFound => {
+                ApiError::invalid("user_id", "is not a member of this app; invite them first")
+            }
             other => other.into(),
         })?;
     tracing::info!(app_id = %app.id, to = %body.user_id, "app transferred");
-    Ok(Json(AppView { app, role: Role::Collaborator }))
+    Ok(Json(AppView {
+        app,
+        role: Role::Collaborator,
+    }))
 }
 
 /// The caller's role and permissions on one app.
@@ -134,12 +212,22 @@ pub struct Permissions {
 
 /// `GET /v1/apps/{app}/permissions`.
 pub async fn permissions(ctx: AppContext) -> Json<Permissions> {
-    Json(Permissions { role: ctx.role(), permissions: ctx.role().permissions() })
+    Json(Permissions {
+        role: ctx.role(),
+        permissions: ctx.role().permissions(),
+    })
 }
 
 /// `GET /v1/apps/{app}/events`: newest first.
-pub async fn events(State(state): State<AppState>, ctx: AppContext, Query(page): Query<PageQuery>) -> ApiResult<Json<Items<Event>>> {
+pub async fn events(
+    State(state): State<AppState>,
+    ctx: AppContext,
+    Query(page): Query<PageQuery>,
+) -> ApiResult<Json<Items<Event>>> {
     let limit = page.limit()?;
-    let events = state.store.list_events(ctx.app.id, page.cursor_id()?, limit + 1).await?;
+    let events = state
+        .store
+        .list_events(ctx.app.id, page.cursor_id()?, limit + 1)
+        .await?;
     Ok(Json(Items::page(events, limit, |e| e.id.to_string())))
 }

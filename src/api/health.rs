@@ -15,10 +15,16 @@ pub async fn live() -> Json<Value> {
 /// `GET /readyz`: 200 when the store answers, 503 otherwise.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "store": state.store.backend() }))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ok", "store": state.store.backend() })),
+        ),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "store": state.store.backend() })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "store": state.store.backend() })),
+            )
         }
     }
 }

@@ -35,10 +35,15 @@ pub struct CreatedInvitation {
 }
 
 /// `POST /v1/apps/{app}/invitations`: `role` defaults to `limited_collaborator`.
-pub async fn create(State(state): State<AppState>, ctx: AppContext, Json(body): Json<Invite>) -> ApiResult<(StatusCode, Json<CreatedInvitation>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: AppContext,
+    Json(body): Json<Invite>,
+) -> ApiResult<(StatusCode, Json<CreatedInvitation>)> {
     let email = Email::parse(&body.email).map_err(|m| ApiError::invalid("email", m))?;
     let role = grantable(&ctx, body.role.as_deref().unwrap_or("limited_collaborator"))?;
-    let (secret, hash) = token::generate(token::INVITATION_TOKEN_PREFIX).map_err(ApiError::internal)?;
+    let (secret, hash) =
+        token::generate(token::INVITATION_TOKEN_PREFIX).map_err(ApiError::internal)?;
     let now = state.clock.now();
     let new = NewInvitation {
         id: Uuid::now_v7(),
@@ -53,23 +58,50 @@ pub async fn create(State(state): State<AppState>, ctx: AppContext, Json(body): 
     let invitation = state.store.create_invitation(new).await?;
     tracing::info!(app_id = %ctx.app.id, invitation_id = %invitation.id, role = %role, "invitation sent");
     // A fragment, so the token never reaches a server log when the link is opened.
-    let invitation_link = format!("{}/invitations/accept#token={secret}", state.config.public_url);
-    Ok((StatusCode::CREATED, Json(CreatedInvitation { invitation, token: secret, invitation_link })))
+    let invitation_link = format!(
+        "{}/invitations/accept#token={secret}",
+        state.config.public_url
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedInvitation {
+            invitation,
+            token: secret,
+            invitation_link,
+        }),
+    ))
 }
 
 /// `GET /v1/apps/{app}/invitations`: pending and past, newest first, without tokens.
-pub async fn list(State(state): State<AppState>, ctx: AppContext) -> ApiResult<Json<Items<Invitation>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: AppContext,
+) -> ApiResult<Json<Items<Invitation>>> {
     let now = state.clock.now();
-    let items = state.store.list_invitations(ctx.app.id).await?.into_iter().map(|i| i.at(now)).collect();
+    let items = state
+        .store
+        .list_invitations(ctx.app.id)
+        .await?
+        .into_iter()
+        .map(|i| i.at(now))
+        .collect();
     Ok(Json(Items::all(items)))
 }
 
 /// `DELETE /v1/apps/{app}/invitations/{id}`: revokes a pending invitation.
-pub async fn revoke(State(state): State<AppState>, ctx: AppContext, Path(IdParam { id }): Path<IdParam>) -> ApiResult<StatusCode> {
-    state.store.revoke_invitation(&ctx.app, id, &ctx.caller.user.to_ref(), state.clock.now()).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound("no pending invitation with this id"),
-        other => other.into(),
-    })?;
+pub async fn revoke(
+    State(state): State<AppState>,
+    ctx: AppContext,
+    Path(IdParam { id }): Path<IdParam>,
+) -> ApiResult<StatusCode> {
+    state
+        .store
+        .revoke_invitation(&ctx.app, id, &ctx.caller.user.to_ref(), state.clock.now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::NotFound("no pending invitation with this id"),
+            other => other.into(),
+        })?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -83,32 +115,57 @@ pub struct TokenBody {
 const UNKNOWN_TOKEN: &str = "no invitation has this token";
 
 async fn by_token(state: &AppState, raw: &str) -> ApiResult<Invitation> {
-    state.store.invitation_by_token(&token::hash(raw)).await?.ok_or(ApiError::NotFound(UNKNOWN_TOKEN))
+    state
+        .store
+        .invitation_by_token(&token::hash(raw))
+        .await?
+        .ok_or(ApiError::NotFound(UNKNOWN_TOKEN))
 }
 
 fn not_open(invitation: &Invitation, now: DateTime<Utc>) -> ApiError {
     let status = invitation.clone().at(now).status;
-    ApiError::Gone(format!("this invitation can no longer be used (it is {status})"))
+    ApiError::Gone(format!(
+        "this invitation can no longer be used (it is {status})"
+    ))
 }
 
-async fn accept_invitation(state: &AppState, caller: &Caller, invitation: Invitation) -> ApiResult<Collaborator> {
+async fn accept_invitation(
+    state: &AppState,
+    caller: &Caller,
+    invitation: Invitation,
+) -> ApiResult<Collaborator> {
     let now = state.clock.now();
     if !invitation.is_open(now) {
         return Err(not_open(&invitation, now));
     }
-    match state.store.accept_invitation(invitation.id, &caller.user.to_ref(), now).await? {
+    match state
+        .store
+        .accept_invitation(invitation.id, &caller.user.to_ref(), now)
+        .await?
+    {
         Accepted::Member(member) => {
             tracing::info!(app_id = %member.app_id, collaborator_id = %member.id, "invitation accepted");
             Ok(member)
         }
         Accepted::NotPending => Err(not_open(&invitation, now)),
-        Accepted::AlreadyMember => Err(ApiError::Conflict("you are already a member of this app".into())),
+        Accepted::AlreadyMember => Err(ApiError::Conflict(
+            "you are already a member of this app".into(),
+        )),
     }
 }
 
-async fn decline_invitation(state: &AppState, caller: &Caller, invitation: Invitation) -> ApiResult<StatusCode> {
+async fn decline_invitation(
+    state: &AppState,
+    caller: &Caller,
+    invitation: Invitation,
+) -> ApiResult<StatusCode> {
     let now = state.clock.now();
-    if !invitation.is_open(now) || !state.store.decline_invitation(invitation.id, &caller.user.to_ref(), now).await? {
+    if !invitation.is_open(now)
+        || !state
+            .store
+            .decline_invitation(invitation.id, &caller.user.to_ref(), now)
+            .await?
+    {
         return Err(not_open(&invitation, now));
     }
     Ok(StatusCode::NO_CONTENT)
@@ -121,16 +178,26 @@ fn addressed_to(caller: &Caller, invitation: &Invitation) -> bool {
 const SOMEONE_ELSE: &str = "this invitation was sent to another email address";
 
 /// `POST /v1/invitations/accept`: the caller's email must be the invited one.
-pub async fn accept(State(state): State<AppState>, caller: Caller, Json(body): Json<TokenBody>) -> ApiResult<Json<Collaborator>> {
+pub async fn accept(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<TokenBody>,
+) -> ApiResult<Json<Collaborator>> {
     let invitation = by_token(&state, &body.token).await?;
     if !addressed_to(&caller, &invitation) {
         return Err(ApiError::Forbidden(SOMEONE_ELSE.into()));
     }
-    accept_invitation(&state, &caller, invitation).await.map(Json)
+    accept_invitation(&state, &caller, invitation)
+        .await
+        .map(Json)
 }
 
 /// `POST /v1/invitations/decline`.
-pub async fn decline(State(state): State<AppState>, caller: Caller, Json(body): Json<TokenBody>) -> ApiResult<StatusCode> {
+pub async fn decline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<TokenBody>,
+) -> ApiResult<StatusCode> {
     let invitation = by_token(&state, &body.token).await?;
     if !addressed_to(&caller, &invitation) {
         return Err(ApiError::Forbidden(SOMEONE_ELSE.into()));
@@ -139,25 +206,51 @@ pub async fn decline(State(state): State<AppState>, caller: Caller, Json(body): 
 }
 
 /// `GET /v1/users/self/invitations`: pending invitations to the caller's email.
-pub async fn mine(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<Invitation>>> {
-    Ok(Json(Items::all(state.store.invitations_for(&caller.user.email, state.clock.now()).await?)))
+pub async fn mine(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Items<Invitation>>> {
+    Ok(Json(Items::all(
+        state
+            .store
+            .invitations_for(&caller.user.email, state.clock.now())
+            .await?,
+    )))
 }
 
 /// An invitation addressed to the caller; others' are "not found", not "forbidden".
 async fn own(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Invitation> {
     const NOT_YOURS: &str = "invitation not found";
-    let invitation = state.store.invitation_by_id(id).await?.ok_or(ApiError::NotFound(NOT_YOURS))?;
-    if addressed_to(caller, &invitation) { Ok(invitation) } else { Err(ApiError::NotFound(NOT_YOURS)) }
+    let invitation = state
+        .store
+        .invitation_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_YOURS))?;
+    if addressed_to(caller, &invitation) {
+        Ok(invitation)
+    } else {
+        Err(ApiError::NotFound(NOT_YOURS))
+    }
 }
 
 /// `POST /v1/users/self/invitations/{id}/accept`.
-pub async fn accept_mine(State(state): State<AppState>, caller: Caller, Path(IdParam { id }): Path<IdParam>) -> ApiResult<Json<Collaborator>> {
+pub async fn accept_mine(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(IdParam { id }): Path<IdParam>,
+) -> ApiResult<Json<Collaborator>> {
     let invitation = own(&state, &caller, id).await?;
-    accept_invitation(&state, &caller, invitation).await.map(Json)
+    accept_invitation(&state, &caller, invitation)
+        .await
+        .map(Json)
 }
 
 /// `POST /v1/users/self/invitations/{id}/decline`.
-pub async fn decline_mine(State(state): State<AppState>, caller: Caller, Path(IdParam { id }): Path<IdParam>) -> ApiResult<StatusCode> {
+pub async fn decline_mine(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(IdParam { id }): Path<IdParam>,
+) -> ApiResult<StatusCode> {
     let invitation = own(&state, &caller, id).await?;
     decline_invitation(&state, &caller, invitation).await
 }

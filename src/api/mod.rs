@@ -26,8 +26,14 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/users", post(users::create))
         .route("/v1/users/self", get(users::me))
         .route("/v1/users/self/invitations", get(invitations::mine))
-        .route("/v1/users/self/invitations/{id}/accept", post(invitations::accept_mine))
-        .route("/v1/users/self/invitations/{id}/decline", post(invitations::decline_mine))
+        .route(
+            "/v1/users/self/invitations/{id}/accept",
+            post(invitations::accept_mine),
+        )
+        .route(
+            "/v1/users/self/invitations/{id}/decline",
+            post(invitations::decline_mine),
+        )
         .route("/v1/tokens", post(tokens::create).get(tokens::list))
         .route("/v1/tokens/{id}", delete(tokens::revoke))
         .route("/v1/tokens/exchange", post(tokens::exchange))
@@ -36,15 +42,27 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/invitations/accept", post(invitations::accept))
         .route("/v1/invitations/decline", post(invitations::decline))
         .route("/v1/apps", post(apps::create).get(apps::list))
-        .route("/v1/apps/{app}", get(apps::show).patch(apps::update).delete(apps::destroy))
+        .route(
+            "/v1/apps/{app}",
+            get(apps::show).patch(apps::update).delete(apps::destroy),
+        )
         .route("/v1/apps/{app}/rename", post(apps::rename))
         .route("/v1/apps/{app}/transfer", post(apps::transfer))
         .route("/v1/apps/{app}/permissions", get(apps::permissions))
         .route("/v1/apps/{app}/events", get(apps::events))
         .route("/v1/apps/{app}/collaborators", get(collaborators::list))
-        .route("/v1/apps/{app}/collaborators/{id}", patch(collaborators::update).delete(collaborators::remove))
-        .route("/v1/apps/{app}/invitations", post(invitations::create).get(invitations::list))
-        .route("/v1/apps/{app}/invitations/{id}", delete(invitations::revoke))
+        .route(
+            "/v1/apps/{app}/collaborators/{id}",
+            patch(collaborators::update).delete(collaborators::remove),
+        )
+        .route(
+            "/v1/apps/{app}/invitations",
+            post(invitations::create).get(invitations::list),
+        )
+        .route(
+            "/v1/apps/{app}/invitations/{id}",
+            delete(invitations::revoke),
+        )
 }
 
 /// `{"items": [...]}`, with `next_cursor` on paginated lists.
@@ -60,7 +78,10 @@ pub struct Items<T> {
 impl<T> Items<T> {
     /// An unpaginated list.
     pub fn all(items: Vec<T>) -> Items<T> {
-        Items { items, next_cursor: None }
+        Items {
+            items,
+            next_cursor: None,
+        }
     }
 
     /// One page of a list fetched with `limit + 1` rows: the extra row says there is more.
@@ -68,7 +89,10 @@ impl<T> Items<T> {
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
         let next = if more { items.last().map(cursor) } else { None };
-        Items { items, next_cursor: Some(next) }
+        Items {
+            items,
+            next_cursor: Some(next),
+        }
     }
 }
 
@@ -95,7 +119,10 @@ impl PageQuery {
     pub fn cursor_id(&self) -> Result<Option<Uuid>, ApiError> {
         self.cursor
             .as_deref()
-            .map(|c| Uuid::try_parse(c).map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list")))
+            .map(|c| {
+                Uuid::try_parse(c)
+                    .map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list"))
+            })
             .transpose()
     }
 }

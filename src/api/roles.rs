@@ -16,7 +16,10 @@ pub struct RoleView {
 }
 
 fn view(role: Role) -> RoleView {
-    RoleView { name: role, permissions: role.permissions() }
+    RoleView {
+        name: role,
+        permissions: role.permissions(),
+    }
 }
 
 /// `GET /v1/roles`.

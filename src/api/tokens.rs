@@ -41,7 +41,14 @@ pub async fn mint(
     now: DateTime<Utc>,
 ) -> ApiResult<(ApiToken, String)> {
     let (secret, hash) = token::generate(token::API_TOKEN_PREFIX).map_err(ApiError::internal)?;
-    let new = NewToken { id: Uuid::now_v7(), user_id, name, hash: &hash, expires_at, now };
+    let new = NewToken {
+        id: Uuid::now_v7(),
+        user_id,
+        name,
+        hash: &hash,
+        expires_at,
+        now,
+    };
     let token = store.create_token(new).await?;
     Ok((token, secret))
 }
@@ -63,33 +70,64 @@ pub async fn create(
         None => (None, None),
     };
     let matches = password::verify(secret, hash).await?;
-    let user = user.filter(|_| matches).ok_or(ApiError::Unauthorized(WRONG))?;
+    let user = user
+        .filter(|_| matches)
+        .ok_or(ApiError::Unauthorized(WRONG))?;
 
     let now = state.clock.now();
     let mut fields = Fields::default();
-    let name = fields.check("name", Label::parse(body.name.as_deref().unwrap_or("api token")));
+    let name = fields.check(
+        "name",
+        Label::parse(body.name.as_deref().unwrap_or("api token")),
+    );
     if body.expires_at.is_some_and(|at| at <= now) {
         fields.push("expires_at", "must be in the future");
     }
     fields.finish()?;
     let name = name.ok_or_else(|| ApiError::internal("validated name missing"))?;
-    let (token, secret) = mint(state.store.as_ref(), user.id, name.as_str(), body.expires_at, now).await?;
+    let (token, secret) = mint(
+        state.store.as_ref(),
+        user.id,
+        name.as_str(),
+        body.expires_at,
+        now,
+    )
+    .await?;
     tracing::info!(user_id = %user.id, token_id = %token.id, "api token created");
-    let created = CreatedToken { id: token.id, name: token.name, token: secret, created_at: token.created_at, expires_at: token.expires_at };
+    let created = CreatedToken {
+        id: token.id,
+        name: token.name,
+        token: secret,
+        created_at: token.created_at,
+        expires_at: token.expires_at,
+    };
     Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// `GET /v1/tokens`: the caller's live tokens, never their secrets.
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<ApiToken>>> {
-    Ok(Json(Items::all(state.store.list_tokens(caller.user.id).await?)))
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Items<ApiToken>>> {
+    Ok(Json(Items::all(
+        state.store.list_tokens(caller.user.id).await?,
+    )))
 }
 
 /// `DELETE /v1/tokens/{id}`: revokes the token and every JWT exchanged from it.
-pub async fn revoke(State(state): State<AppState>, caller: Caller, Path(IdParam { id }): Path<IdParam>) -> ApiResult<StatusCode> {
-    state.store.revoke_token(caller.user.id, id, state.clock.now()).await.map_err(|e| match e {
-        crate::store::StoreError::NotFound => ApiError::NotFound("token not found"),
-        other => other.into(),
-    })?;
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(IdParam { id }): Path<IdParam>,
+) -> ApiResult<StatusCode> {
+    state
+        .store
+        .revoke_token(caller.user.id, id, state.clock.now())
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => ApiError::NotFound("token not found"),
+            other => other.into(),
+        })?;
     tracing::info!(user_id = %caller.user.id, token_id = %id, "api token revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -102,13 +140,23 @@ pub struct Exchanged {
 }
 
 /// `POST /v1/tokens/exchange` with `Authorization: Basic :<api token>`.
-pub async fn exchange(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Exchanged>> {
+pub async fn exchange(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Exchanged>> {
     let (user, password) = auth::basic_credentials(&headers)?;
     // `-u :TOKEN` is the documented form; `-u TOKEN:` is accepted too.
     let secret = if user.is_empty() { password } else { user };
     let hash = token::parse_hash(&secret).ok_or_else(auth::invalid)?;
     let now = state.clock.now();
-    let caller = state.store.authenticate(&Credential::ApiToken { hash }, now).await?.ok_or_else(auth::invalid)?;
-    let (token, expires_at) = state.jwt.issue(caller.user.id, caller.token_id, now).map_err(ApiError::internal)?;
+    let caller = state
+        .store
+        .authenticate(&Credential::ApiToken { hash }, now)
+        .await?
+        .ok_or_else(auth::invalid)?;
+    let (token, expires_at) = state
+        .jwt
+        .issue(caller.user.id, caller.token_id, now)
+        .map_err(ApiError::internal)?;
     Ok(Json(Exchanged { token, expires_at }))
 }

@@ -67,11 +67,21 @@ impl JwtKeys {
         // Checked below against the service's clock instead of the system's.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        JwtKeys { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, ttl }
+        JwtKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl,
+        }
     }
 
     /// A token for `user_id`, exchanged from API token `token_id`, and its expiry.
-    pub fn issue(&self, user_id: Uuid, token_id: Uuid, now: DateTime<Utc>) -> Result<(String, DateTime<Utc>), JwtError> {
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        token_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), JwtError> {
         let expires_at = now + self.ttl;
         let claims = Claims {
             sub: user_id,
@@ -106,13 +116,25 @@ mod tests {
 
     #[test]
     fn round_trip_and_refusals() {
-        let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef", TimeDelta::seconds(3600));
+        let keys = JwtKeys::new(
+            b"0123456789abcdef0123456789abcdef",
+            TimeDelta::seconds(3600),
+        );
         let now = Utc::now();
         let (token, _) = keys.issue(Uuid::now_v7(), Uuid::now_v7(), now).unwrap();
         assert!(keys.verify(&token, now).is_ok());
-        assert!(matches!(keys.verify(&token, now + TimeDelta::seconds(3700)), Err(JwtError::Expired)));
-        assert!(matches!(keys.verify(&token, now - TimeDelta::seconds(100)), Err(JwtError::NotYetValid)));
-        let other = JwtKeys::new(b"another secret of thirty-two bytes!", TimeDelta::seconds(3600));
+        assert!(matches!(
+            keys.verify(&token, now + TimeDelta::seconds(3700)),
+            Err(JwtError::Expired)
+        ));
+        assert!(matches!(
+            keys.verify(&token, now - TimeDelta::seconds(100)),
+            Err(JwtError::NotYetValid)
+        ));
+        let other = JwtKeys::new(
+            b"another secret of thirty-two bytes!",
+            TimeDelta::seconds(3600),
+        );
         assert!(other.verify(&token, now).is_err());
     }
 }

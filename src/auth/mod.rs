@@ -17,33 +17,59 @@ const INVALID: &str = "the credentials are invalid, expired or revoked";
 
 /// The credential in `Authorization: Bearer …`: an API token (`rg_…`) or a JWT, checked
 /// as far as can be done without the store.
-pub fn bearer_credential(headers: &HeaderMap, jwt: &jwt::JwtKeys, now: DateTime<Utc>) -> Result<Credential, ApiError> {
-    let value = headers.get(header::AUTHORIZATION).ok_or(ApiError::Unauthorized(MISSING))?;
-    let value = value.to_str().map_err(|_| ApiError::Unauthorized(INVALID))?;
-    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized(MISSING))?;
+pub fn bearer_credential(
+    headers: &HeaderMap,
+    jwt: &jwt::JwtKeys,
+    now: DateTime<Utc>,
+) -> Result<Credential, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized(MISSING))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized(INVALID))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or(ApiError::Unauthorized(MISSING))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ApiError::Unauthorized(MISSING));
     }
     let token = token.trim();
     if token.starts_with(token::API_TOKEN_PREFIX) {
-        return token::parse_hash(token).map(|hash| Credential::ApiToken { hash }).ok_or(ApiError::Unauthorized(INVALID));
+        return token::parse_hash(token)
+            .map(|hash| Credential::ApiToken { hash })
+            .ok_or(ApiError::Unauthorized(INVALID));
     }
-    let claims = jwt.verify(token, now).map_err(|_| ApiError::Unauthorized(INVALID))?;
-    Ok(Credential::Jwt { token_id: claims.tid })
+    let claims = jwt
+        .verify(token, now)
+        .map_err(|_| ApiError::Unauthorized(INVALID))?;
+    Ok(Credential::Jwt {
+        token_id: claims.tid,
+    })
 }
 
 /// `Authorization: Basic …` as `(user, password)`.
 pub fn basic_credentials(headers: &HeaderMap) -> Result<(String, String), ApiError> {
     const MISSING_BASIC: &str = "authentication required: send HTTP Basic credentials";
-    let value = headers.get(header::AUTHORIZATION).ok_or(ApiError::Unauthorized(MISSING_BASIC))?;
-    let value = value.to_str().map_err(|_| ApiError::Unauthorized(MISSING_BASIC))?;
-    let (scheme, encoded) = value.split_once(' ').ok_or(ApiError::Unauthorized(MISSING_BASIC))?;
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized(MISSING_BASIC))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized(MISSING_BASIC))?;
+    let (scheme, encoded) = value
+        .split_once(' ')
+        .ok_or(ApiError::Unauthorized(MISSING_BASIC))?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(ApiError::Unauthorized(MISSING_BASIC));
     }
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| ApiError::Unauthorized(MISSING_BASIC))?;
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| ApiError::Unauthorized(MISSING_BASIC))?;
     let decoded = String::from_utf8(decoded).map_err(|_| ApiError::Unauthorized(MISSING_BASIC))?;
-    let (user, password) = decoded.split_once(':').ok_or(ApiError::Unauthorized(MISSING_BASIC))?;
+    let (user, password) = decoded
+        .split_once(':')
+        .ok_or(ApiError::Unauthorized(MISSING_BASIC))?;
     Ok((user.to_owned(), password.to_owned()))
 }
 

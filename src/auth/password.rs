@@ -1,7 +1,7 @@
 //! Argon2id password hashes, computed off the async threads.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 use crate::domain::Password;
 use crate::error::ApiError;
@@ -28,7 +28,9 @@ pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiE
     tokio::task::spawn_blocking(move || {
         let stored = hash.as_deref().unwrap_or(DUMMY_HASH);
         let parsed = PasswordHash::new(stored).map_err(|e| ApiError::internal(e.to_string()))?;
-        let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        let matches = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         Ok(matches && hash.is_some())
     })
     .await
@@ -44,9 +46,15 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_the_dummy_never_matches() {
-        let h = hash(Password::parse("correct horse battery".into()).unwrap()).await.unwrap();
+        let h = hash(Password::parse("correct horse battery".into()).unwrap())
+            .await
+            .unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify("correct horse battery".into(), Some(h.clone())).await.unwrap());
+        assert!(
+            verify("correct horse battery".into(), Some(h.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!verify("wrong password!".into(), Some(h)).await.unwrap());
         assert!(!verify("anything at all".into(), None).await.unwrap());
     }

@@ -30,7 +30,10 @@ pub fn hash(secret: &str) -> [u8; 32] {
 /// The hash of a presented API token, if it has the right shape.
 pub fn parse_hash(secret: &str) -> Option<[u8; 32]> {
     let body = secret.strip_prefix(API_TOKEN_PREFIX)?;
-    let well_formed = body.len() == 43 && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let well_formed = body.len() == 43
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     well_formed.then(|| hash(secret))
 }
 

@@ -44,7 +44,10 @@ impl AppContext {
         if self.can(permission) {
             Ok(())
         } else {
-            Err(ApiError::MissingPermission { permission, role: self.role() })
+            Err(ApiError::MissingPermission {
+                permission,
+                role: self.role(),
+            })
         }
     }
 }
@@ -58,7 +61,11 @@ pub fn app_not_found() -> ApiError {
 const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(60);
 
 /// The middleware (`from_fn_with_state`, installed with `route_layer`).
-pub async fn authorize(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn authorize(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     match resolve(&state, &mut request).await {
         Ok(()) => next.run(request).await,
         Err(err) => err.into_response(),
@@ -66,7 +73,10 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
 }
 
 async fn resolve(state: &AppState, request: &mut Request) -> Result<(), ApiError> {
-    let matched = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let matched = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
     let Some(spec) = matched.and_then(|path| routes::lookup(request.method(), path)) else {
         tracing::error!(method = %request.method(), path = matched, "route has no declared access; refusing it");
         return Err(ApiError::NotFound("not found"));
@@ -76,7 +86,11 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<(), ApiError
         Access::Public | Access::Basic => Ok(()),
         Access::User => {
             let credential = auth::bearer_credential(request.headers(), &state.jwt, now)?;
-            let caller = state.store.authenticate(&credential, now).await?.ok_or_else(auth::invalid)?;
+            let caller = state
+                .store
+                .authenticate(&credential, now)
+                .await?
+                .ok_or_else(auth::invalid)?;
             touch(state, &caller, now);
             request.extensions_mut().insert(caller);
             Ok(())
@@ -84,29 +98,49 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<(), ApiError
         Access::App(permission) | Access::AppOrSelf(permission) => {
             let credential = auth::bearer_credential(request.headers(), &state.jwt, now)?;
             let app_ref = app_param(request).await?;
-            let (caller, access) = state.store.app_access(&credential, &app_ref, now).await?.ok_or_else(auth::invalid)?;
+            let (caller, access) = state
+                .store
+                .app_access(&credential, &app_ref, now)
+                .await?
+                .ok_or_else(auth::invalid)?;
             touch(state, &caller, now);
             let access = access.ok_or_else(app_not_found)?;
             let membership = access.membership.ok_or_else(app_not_found)?;
             if matches!(spec.access, Access::App(_)) && !membership.role.can(permission) {
-                return Err(ApiError::MissingPermission { permission, role: membership.role });
+                return Err(ApiError::MissingPermission {
+                    permission,
+                    role: membership.role,
+                });
             }
             request.extensions_mut().insert(caller.clone());
-            request.extensions_mut().insert(AppContext { caller, app: access.app, membership });
+            request.extensions_mut().insert(AppContext {
+                caller,
+                app: access.app,
+                membership,
+            });
             Ok(())
         }
     }
 }
 
 async fn app_param(request: &mut Request) -> Result<AppRef, ApiError> {
-    let params = request.extract_parts::<RawPathParams>().await.map_err(|_| app_not_found())?;
-    let raw = params.iter().find(|(name, _)| *name == "app").map(|(_, value)| value).ok_or_else(app_not_found)?;
+    let params = request
+        .extract_parts::<RawPathParams>()
+        .await
+        .map_err(|_| app_not_found())?;
+    let raw = params
+        .iter()
+        .find(|(name, _)| *name == "app")
+        .map(|(_, value)| value)
+        .ok_or_else(app_not_found)?;
     Ok(AppRef::parse(raw))
 }
 
 /// Records use of the token in the background, at most once a minute.
 fn touch(state: &AppState, caller: &Caller, now: DateTime<Utc>) {
-    let stale = caller.token_last_used_at.is_none_or(|last| now - last >= TOUCH_EVERY);
+    let stale = caller
+        .token_last_used_at
+        .is_none_or(|last| now - last >= TOUCH_EVERY);
     if stale {
         let store = state.store.clone();
         let token_id = caller.token_id;
@@ -121,7 +155,10 @@ fn touch(state: &AppState, caller: &Caller, now: DateTime<Utc>) {
 fn from_extensions<T: Clone + Send + Sync + 'static>(parts: &Parts) -> Result<T, ApiError> {
     // Absent only if a handler asks for more than its route declares: a bug, not a 401.
     parts.extensions.get::<T>().cloned().ok_or_else(|| {
-        ApiError::internal(format!("{} requested on a route that does not resolve it", std::any::type_name::<T>()))
+        ApiError::internal(format!(
+            "{} requested on a route that does not resolve it",
+            std::any::type_name::<T>()
+        ))
     })
 }
 

@@ -182,7 +182,11 @@ struct Row {
 }
 
 const fn grants(owner: bool, collaborator: bool, limited_collaborator: bool) -> Row {
-    Row { owner, collaborator, limited_collaborator }
+    Row {
+        owner,
+        collaborator,
+        limited_collaborator,
+    }
 }
 
 /// The matrix, one row per permission (Scalingo's published roles).
@@ -268,7 +272,10 @@ impl PermissionSet {
 
     /// The permissions in matrix order.
     pub fn iter(self) -> impl Iterator<Item = Permission> {
-        Permission::ALL.iter().copied().filter(move |p| self.contains(*p))
+        Permission::ALL
+            .iter()
+            .copied()
+            .filter(move |p| self.contains(*p))
     }
 }
 

@@ -99,7 +99,12 @@ pub struct RouteSpec {
 }
 
 const fn route(verb: Verb, path: &'static str, access: Access, summary: &'static str) -> RouteSpec {
-    RouteSpec { verb, path, access, summary }
+    RouteSpec {
+        verb,
+        path,
+        access,
+        summary,
+    }
 }
 
 use Access::*;
@@ -112,32 +117,132 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Get, "/readyz", Public, "Readiness: the store is reachable."),
     route(Post, "/v1/users", Public, "Sign up."),
     route(Get, "/v1/users/self", User, "The caller."),
-    route(Get, "/v1/users/self/invitations", User, "Pending invitations addressed to the caller."),
-    route(Post, "/v1/users/self/invitations/{id}/accept", User, "Accept an invitation by id."),
-    route(Post, "/v1/users/self/invitations/{id}/decline", User, "Decline an invitation by id."),
-    route(Post, "/v1/tokens", Basic, "Create an API token (Basic email:password)."),
+    route(
+        Get,
+        "/v1/users/self/invitations",
+        User,
+        "Pending invitations addressed to the caller.",
+    ),
+    route(
+        Post,
+        "/v1/users/self/invitations/{id}/accept",
+        User,
+        "Accept an invitation by id.",
+    ),
+    route(
+        Post,
+        "/v1/users/self/invitations/{id}/decline",
+        User,
+        "Decline an invitation by id.",
+    ),
+    route(
+        Post,
+        "/v1/tokens",
+        Basic,
+        "Create an API token (Basic email:password).",
+    ),
     route(Get, "/v1/tokens", User, "List the caller's API tokens."),
     route(Delete, "/v1/tokens/{id}", User, "Revoke an API token."),
-    route(Post, "/v1/tokens/exchange", Basic, "Exchange an API token (Basic :token) for a JWT."),
+    route(
+        Post,
+        "/v1/tokens/exchange",
+        Basic,
+        "Exchange an API token (Basic :token) for a JWT.",
+    ),
     route(Get, "/v1/roles", User, "Every role with its permissions."),
-    route(Get, "/v1/roles/{role}", User, "One role with its permissions."),
-    route(Post, "/v1/invitations/accept", User, "Accept an invitation by token."),
-    route(Post, "/v1/invitations/decline", User, "Decline an invitation by token."),
-    route(Post, "/v1/apps", User, "Create an app; the caller becomes its owner."),
+    route(
+        Get,
+        "/v1/roles/{role}",
+        User,
+        "One role with its permissions.",
+    ),
+    route(
+        Post,
+        "/v1/invitations/accept",
+        User,
+        "Accept an invitation by token.",
+    ),
+    route(
+        Post,
+        "/v1/invitations/decline",
+        User,
+        "Decline an invitation by token.",
+    ),
+    route(
+        Post,
+        "/v1/apps",
+        User,
+        "Create an app; the caller becomes its owner.",
+    ),
     route(Get, "/v1/apps", User, "Apps where the caller has a role."),
     route(Get, "/v1/apps/{app}", App(AppRead), "The app."),
-    route(Patch, "/v1/apps/{app}", App(AppUpdate), "Change the app's settings."),
+    route(
+        Patch,
+        "/v1/apps/{app}",
+        App(AppUpdate),
+        "Change the app's settings.",
+    ),
     route(Delete, "/v1/apps/{app}", App(AppDelete), "Delete the app."),
-    route(Post, "/v1/apps/{app}/rename", App(AppRename), "Rename the app."),
-    route(Post, "/v1/apps/{app}/transfer", App(AppTransfer), "Make another member the owner."),
-    route(Get, "/v1/apps/{app}/permissions", App(AppRead), "The caller's role and permissions on the app."),
-    route(Get, "/v1/apps/{app}/events", App(EventsRead), "The app's activity timeline."),
-    route(Get, "/v1/apps/{app}/collaborators", App(CollaboratorsRead), "Members of the app."),
-    route(Patch, "/v1/apps/{app}/collaborators/{id}", App(CollaboratorsUpdateRole), "Change a member's role."),
-    route(Delete, "/v1/apps/{app}/collaborators/{id}", AppOrSelf(CollaboratorsRemove), "Remove a member, or leave."),
-    route(Post, "/v1/apps/{app}/invitations", App(CollaboratorsInvite), "Invite someone by email."),
-    route(Get, "/v1/apps/{app}/invitations", App(CollaboratorsRead), "Pending and past invitations."),
-    route(Delete, "/v1/apps/{app}/invitations/{id}", App(CollaboratorsInvite), "Revoke an invitation."),
+    route(
+        Post,
+        "/v1/apps/{app}/rename",
+        App(AppRename),
+        "Rename the app.",
+    ),
+    route(
+        Post,
+        "/v1/apps/{app}/transfer",
+        App(AppTransfer),
+        "Make another member the owner.",
+    ),
+    route(
+        Get,
+        "/v1/apps/{app}/permissions",
+        App(AppRead),
+        "The caller's role and permissions on the app.",
+    ),
+    route(
+        Get,
+        "/v1/apps/{app}/events",
+        App(EventsRead),
+        "The app's activity timeline.",
+    ),
+    route(
+        Get,
+        "/v1/apps/{app}/collaborators",
+        App(CollaboratorsRead),
+        "Members of the app.",
+    ),
+    route(
+        Patch,
+        "/v1/apps/{app}/collaborators/{id}",
+        App(CollaboratorsUpdateRole),
+        "Change a member's role.",
+    ),
+    route(
+        Delete,
+        "/v1/apps/{app}/collaborators/{id}",
+        AppOrSelf(CollaboratorsRemove),
+        "Remove a member, or leave.",
+    ),
+    route(
+        Post,
+        "/v1/apps/{app}/invitations",
+        App(CollaboratorsInvite),
+        "Invite someone by email.",
+    ),
+    route(
+        Get,
+        "/v1/apps/{app}/invitations",
+        App(CollaboratorsRead),
+        "Pending and past invitations.",
+    ),
+    route(
+        Delete,
+        "/v1/apps/{app}/invitations/{id}",
+        App(CollaboratorsInvite),
+        "Revoke an invitation.",
+    ),
 ];
 
 static BY_ROUTE: LazyLock<HashMap<(Verb, &'static str), &'static RouteSpec>> =
@@ -171,7 +276,11 @@ pub fn permissions_markdown() -> String {
     for permission in Permission::ALL {
         let _ = write!(out, "| `{permission}` |");
         for role in Role::ALL {
-            out.push_str(if role.can(*permission) { " yes |" } else { " no |" });
+            out.push_str(if role.can(*permission) {
+                " yes |"
+            } else {
+                " no |"
+            });
         }
         let _ = writeln!(out, " {} |", permission.description());
     }
@@ -183,8 +292,10 @@ pub fn permissions_markdown() -> String {
     );
     for permission in Permission::ALL {
         let _ = writeln!(out, "### `{permission}`\n");
-        let routes: Vec<_> =
-            ROUTES.iter().filter(|r| r.access.permission() == Some(*permission)).collect();
+        let routes: Vec<_> = ROUTES
+            .iter()
+            .filter(|r| r.access.permission() == Some(*permission))
+            .collect();
         if routes.is_empty() {
             out.push_str("No route yet.\n\n");
             continue;
@@ -195,7 +306,13 @@ pub fn permissions_markdown() -> String {
             } else {
                 ""
             };
-            let _ = writeln!(out, "- `{} {}`: {}{note}", r.verb.as_str(), r.path, r.summary);
+            let _ = writeln!(
+                out,
+                "- `{} {}`: {}{note}",
+                r.verb.as_str(),
+                r.path,
+                r.summary
+            );
         }
         out.push('\n');
     }
@@ -208,7 +325,13 @@ pub fn permissions_markdown() -> String {
             User => "any signed-in user",
             App(_) | AppOrSelf(_) => unreachable!("filtered out above"),
         };
-        let _ = writeln!(out, "| `{} {}` | {access} | {} |", r.verb.as_str(), r.path, r.summary);
+        let _ = writeln!(
+            out,
+            "| `{} {}` | {access} | {} |",
+            r.verb.as_str(),
+            r.path,
+            r.summary
+        );
     }
     out
 }
@@ -225,7 +348,11 @@ mod tests {
     #[test]
     fn every_app_route_declares_a_permission() {
         for r in ROUTES {
-            assert_eq!(r.path.starts_with("/v1/apps/{app}"), r.access.permission().is_some(), "{r:?}");
+            assert_eq!(
+                r.path.starts_with("/v1/apps/{app}"),
+                r.access.permission().is_some(),
+                "{r:?}"
+            );
         }
     }
 }

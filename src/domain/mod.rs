@@ -69,7 +69,9 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
         let local_ok = !local.is_empty()
             && local.len() <= 64
             && !local.contains('@')
@@ -88,7 +90,9 @@ impl AppName {
         let len_ok = (3..=48).contains(&raw.len());
         let mut chars = raw.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-        let rest_ok = raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let rest_ok = raw
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !len_ok || !first_ok || !rest_ok || raw.ends_with('-') {
             return Err(RULE);
         }
@@ -104,7 +108,9 @@ impl BranchName {
     pub fn parse(raw: &str) -> Result<BranchName, &'static str> {
         const RULE: &str = "must be a valid git branch name (1 to 255 characters, no spaces, '..', '~', '^', ':', '?', '*', '[', '\\' or control characters)";
         let bad_char = |c: char| {
-            c.is_control() || c.is_whitespace() || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+            c.is_control()
+                || c.is_whitespace()
+                || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
         };
         let ok = !raw.is_empty()
             && raw.len() <= 255
@@ -116,7 +122,11 @@ impl BranchName {
             && !raw.ends_with(['/', '.'])
             && !raw.ends_with(".lock")
             && raw != "@";
-        if ok { Ok(BranchName(raw.to_owned())) } else { Err(RULE) }
+        if ok {
+            Ok(BranchName(raw.to_owned()))
+        } else {
+            Err(RULE)
+        }
     }
 }
 
@@ -124,7 +134,10 @@ impl Label {
     /// Checks a short label: 1 to 100 characters, no control characters.
     pub fn parse(raw: &str) -> Result<Label, &'static str> {
         let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control) {
+        if trimmed.is_empty()
+            || trimmed.chars().count() > 100
+            || trimmed.chars().any(char::is_control)
+        {
             return Err("must be 1 to 100 characters without control characters");
         }
         Ok(Label(trimmed.to_owned()))
@@ -162,8 +175,19 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@exa..com"] {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@exa..com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }
@@ -173,7 +197,15 @@ mod tests {
         for good in ["web", "my-app-2", "a23"] {
             assert!(AppName::parse(good).is_ok(), "{good}");
         }
-        for bad in ["ab", "2app", "app-", "App", "my_app", &"a".repeat(49), "deadbeef-dead-beef-dead-beefdeadbeef"] {
+        for bad in [
+            "ab",
+            "2app",
+            "app-",
+            "App",
+            "my_app",
+            &"a".repeat(49),
+            "deadbeef-dead-beef-dead-beefdeadbeef",
+        ] {
             assert!(AppName::parse(bad).is_err(), "{bad}");
         }
     }
@@ -192,6 +224,9 @@ mod tests {
     fn passwords() {
         assert!(Password::parse("short".into()).is_err());
         assert!(Password::parse("long enough!".into()).is_ok());
-        assert_eq!(format!("{:?}", Password::parse("long enough!".into()).unwrap()), "Password(..)");
+        assert_eq!(
+            format!("{:?}", Password::parse("long enough!".into()).unwrap()),
+            "Password(..)"
+        );
     }
 }

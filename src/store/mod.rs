@@ -42,14 +42,21 @@ impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict("already exists"),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict("already exists")
+            }
             // 57014: statement timeout; 53300: too many connections; 57P01..3: shutting down.
             sqlx::Error::Database(db)
-                if matches!(db.code().as_deref(), Some("57014" | "53300" | "57P01" | "57P02" | "57P03")) =>
+                if matches!(
+                    db.code().as_deref(),
+                    Some("57014" | "53300" | "57P01" | "57P02" | "57P03")
+                ) =>
             {
                 StoreError::Unavailable(err)
             }
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => StoreError::Unavailable(err),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(err)
+            }
             _ => StoreError::Other(Box::new(err)),
         }
     }
@@ -86,7 +93,9 @@ pub async fn connect(url: &str, settings: PoolSettings) -> Result<Arc<dyn Store>
     } else if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::connect(url, settings).await?))
     } else {
-        Err(StoreError::Other("DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into()))
+        Err(StoreError::Other(
+            "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
+        ))
     }
 }
 
@@ -111,9 +120,18 @@ pub trait Store: Send + Sync + 'static {
     /// The user's tokens that are not revoked, newest first.
     async fn list_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiToken>>;
     /// Revokes one of the user's tokens; `NotFound` when it is not theirs or already revoked.
-    async fn revoke_token(&self, user_id: Uuid, token_id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn revoke_token(
+        &self,
+        user_id: Uuid,
+        token_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// The user behind a live credential.
-    async fn authenticate(&self, credential: &Credential, now: DateTime<Utc>) -> StoreResult<Option<Caller>>;
+    async fn authenticate(
+        &self,
+        credential: &Credential,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Caller>>;
     /// Records that a token was used (callers throttle this to once a minute).
     async fn touch_token(&self, token_id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
 
@@ -131,17 +149,46 @@ pub trait Store: Send + Sync + 'static {
     // --- apps ---
 
     /// Creates an app owned by `owner`; `Conflict` when the name is taken.
-    async fn create_app(&self, owner: &UserRef, name: &AppName, branch: &BranchName, now: DateTime<Utc>) -> StoreResult<App>;
+    async fn create_app(
+        &self,
+        owner: &UserRef,
+        name: &AppName,
+        branch: &BranchName,
+        now: DateTime<Utc>,
+    ) -> StoreResult<App>;
     /// Apps where the user has a role, by name, after the cursor.
-    async fn list_apps(&self, user_id: Uuid, after: Option<&str>, limit: u32) -> StoreResult<Vec<AppWithRole>>;
+    async fn list_apps(
+        &self,
+        user_id: Uuid,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<AppWithRole>>;
     /// Changes the default branch.
-    async fn update_app(&self, app: &App, branch: &BranchName, actor: &UserRef, now: DateTime<Utc>) -> StoreResult<App>;
+    async fn update_app(
+        &self,
+        app: &App,
+        branch: &BranchName,
+        actor: &UserRef,
+        now: DateTime<Utc>,
+    ) -> StoreResult<App>;
     /// Renames; `Conflict` when the name is taken.
-    async fn rename_app(&self, app: &App, name: &AppName, actor: &UserRef, now: DateTime<Utc>) -> StoreResult<App>;
+    async fn rename_app(
+        &self,
+        app: &App,
+        name: &AppName,
+        actor: &UserRef,
+        now: DateTime<Utc>,
+    ) -> StoreResult<App>;
     /// Deletes the app with its memberships and invitations.
     async fn delete_app(&self, app: &App, actor: &UserRef, now: DateTime<Utc>) -> StoreResult<()>;
     /// Makes `to` (a member) the owner and the current owner `actor` a collaborator, atomically.
-    async fn transfer_app(&self, app: &App, actor: &UserRef, to: Uuid, now: DateTime<Utc>) -> StoreResult<App>;
+    async fn transfer_app(
+        &self,
+        app: &App,
+        actor: &UserRef,
+        to: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<App>;
 
     // --- members ---
 
@@ -150,9 +197,23 @@ pub trait Store: Send + Sync + 'static {
     /// One member by membership id.
     async fn collaborator(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Collaborator>>;
     /// Changes a member's role (never the owner's: `Conflict`).
-    async fn set_role(&self, app: &App, id: Uuid, role: Role, actor: &UserRef, now: DateTime<Utc>) -> StoreResult<Collaborator>;
+    async fn set_role(
+        &self,
+        app: &App,
+        id: Uuid,
+        role: Role,
+        actor: &UserRef,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Collaborator>;
     /// Removes a member (never the owner: `Conflict`). `left` records it as leaving.
-    async fn remove_collaborator(&self, app: &App, id: Uuid, actor: &UserRef, left: bool, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn remove_collaborator(
+        &self,
+        app: &App,
+        id: Uuid,
+        actor: &UserRef,
+        left: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
     // --- invitations ---
 
@@ -161,20 +222,45 @@ pub trait Store: Send + Sync + 'static {
     /// Every invitation of the app, newest first.
     async fn list_invitations(&self, app_id: Uuid) -> StoreResult<Vec<Invitation>>;
     /// Revokes a pending invitation; `NotFound` when there is no pending one with that id.
-    async fn revoke_invitation(&self, app: &App, id: Uuid, actor: &UserRef, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn revoke_invitation(
+        &self,
+        app: &App,
+        id: Uuid,
+        actor: &UserRef,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// An invitation by the hash of its token.
     async fn invitation_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Invitation>>;
     /// An invitation by id.
     async fn invitation_by_id(&self, id: Uuid) -> StoreResult<Option<Invitation>>;
     /// Pending, unexpired invitations addressed to an email.
-    async fn invitations_for(&self, email: &str, now: DateTime<Utc>) -> StoreResult<Vec<Invitation>>;
+    async fn invitations_for(
+        &self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Invitation>>;
     /// Accepts a pending invitation for `user`: at most one caller ever succeeds.
-    async fn accept_invitation(&self, id: Uuid, user: &UserRef, now: DateTime<Utc>) -> StoreResult<Accepted>;
+    async fn accept_invitation(
+        &self,
+        id: Uuid,
+        user: &UserRef,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Accepted>;
     /// Declines a pending invitation.
-    async fn decline_invitation(&self, id: Uuid, user: &UserRef, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn decline_invitation(
+        &self,
+        id: Uuid,
+        user: &UserRef,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 
     // --- events ---
 
     /// The app's events, newest first, before the cursor.
-    async fn list_events(&self, app_id: Uuid, before: Option<Uuid>, limit: u32) -> StoreResult<Vec<Event>>;
+    async fn list_events(
+        &self,
+        app_id: Uuid,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>>;
 }

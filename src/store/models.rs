@@ -38,7 +38,10 @@ pub struct User {
 impl User {
     /// The short reference used in other resources.
     pub fn to_ref(&self) -> UserRef {
-        UserRef { id: self.id, email: self.email.clone() }
+        UserRef {
+            id: self.id,
+            email: self.email.clone(),
+        }
     }
 }
 
@@ -308,7 +311,10 @@ pub struct NewEvent<'a> {
 // --- rows: flat, as SQL returns them ---
 
 fn user_ref(id: Option<Uuid>, email: Option<String>) -> Option<UserRef> {
-    Some(UserRef { id: id?, email: email? })
+    Some(UserRef {
+        id: id?,
+        email: email?,
+    })
 }
 
 #[derive(FromRow)]
@@ -328,7 +334,10 @@ impl From<AppRow> for App {
             id: r.id,
             name: r.name,
             default_branch: r.default_branch,
-            owner: UserRef { id: r.owner_id, email: r.owner_email },
+            owner: UserRef {
+                id: r.owner_id,
+                email: r.owner_email,
+            },
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -363,7 +372,12 @@ pub(super) struct CallerRow {
 impl From<CallerRow> for Caller {
     fn from(r: CallerRow) -> Caller {
         Caller {
-            user: User { id: r.user_id, email: r.user_email, name: r.user_name, created_at: r.user_created_at },
+            user: User {
+                id: r.user_id,
+                email: r.user_email,
+                name: r.user_name,
+                created_at: r.user_created_at,
+            },
             token_id: r.token_id,
             token_last_used_at: r.token_last_used_at,
         }
@@ -398,7 +412,12 @@ impl AccessRow {
                 updated_at: self.app_updated_at?,
             })
         })();
-        let membership = (|| Some(Membership { id: self.membership_id?, role: Role::parse(self.role.as_deref()?)? }))();
+        let membership = (|| {
+            Some(Membership {
+                id: self.membership_id?,
+                role: Role::parse(self.role.as_deref()?)?,
+            })
+        })();
         (caller, app.map(|app| AppAccess { app, membership }))
     }
 }

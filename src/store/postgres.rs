@@ -19,7 +19,9 @@ impl PgStore {
     pub async fn connect(url: &str, settings: PoolSettings) -> StoreResult<PgStore> {
         let statement_timeout = settings.statement_timeout.as_millis().to_string();
         let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Other(format!("DATABASE_URL is not a valid Postgres URL: {e}").into()))?
+            .map_err(|e| {
+                StoreError::Other(format!("DATABASE_URL is not a valid Postgres URL: {e}").into())
+            })?
             .application_name("rolegate")
             .options([("statement_timeout", statement_timeout.as_str())]);
         let pool = PgPoolOptions::new()
@@ -44,4 +46,9 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore, sqlx::Postgres, backend = "postgres", lock = " for update");
+impl_store!(
+    PgStore,
+    sqlx::Postgres,
+    backend = "postgres",
+    lock = " for update"
+);

@@ -40,18 +40,24 @@ macro_rules! live_token {
 macro_rules! access_sql {
     ($credential:literal, $app:literal) => {
         concat!(
-            "select ", caller_columns!(), ", \
+            "select ",
+            caller_columns!(),
+            ", \
                a.id as app_id, a.name as app_name, a.default_branch, \
                a.created_at as app_created_at, a.updated_at as app_updated_at, \
                ou.id as owner_id, ou.email as owner_email, \
                m.id as membership_id, m.role as role \
              from api_tokens t \
              join users u on u.id = t.user_id \
-             left join apps a on ", $app, " \
+             left join apps a on ",
+            $app,
+            " \
              left join collaborators m on m.app_id = a.id and m.user_id = u.id \
              left join collaborators o on o.app_id = a.id and o.role = 'owner' \
              left join users ou on ou.id = o.user_id \
-             where ", $credential, live_token!()
+             where ",
+            $credential,
+            live_token!()
         )
     };
 }
@@ -775,4 +781,7 @@ macro_rules! impl_store {
     };
 }
 
-pub(crate) use {access_sql, app_columns, app_from, caller_columns, collaborator_select, impl_store, invitation_select, live_token};
+pub(crate) use {
+    access_sql, app_columns, app_from, caller_columns, collaborator_select, impl_store,
+    invitation_select, live_token,
+};

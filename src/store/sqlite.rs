@@ -7,7 +7,9 @@
 
 use std::str::FromStr;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 #[allow(clippy::wildcard_imports)]
 use super::sql::*;
@@ -24,7 +26,9 @@ impl SqliteStore {
     /// Opens (creating if missing) the file and applies `migrations/sqlite`.
     pub async fn connect(url: &str, settings: PoolSettings) -> StoreResult<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Other(format!("DATABASE_URL is not a valid SQLite URL: {e}").into()))?
+            .map_err(|e| {
+                StoreError::Other(format!("DATABASE_URL is not a valid SQLite URL: {e}").into())
+            })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)

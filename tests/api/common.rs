@@ -1,0 +1,479 @@
+//! `TestApp`: the real server on port 0, on a fresh SQLite file or a fresh Postgres
+//! database, with helpers that make each test a few lines of set-up.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tokio::sync::oneshot;
+
+use rolegate::clock::ManualClock;
+use rolegate::config::Config;
+
+/// Which store a test runs on.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// The Postgres backend when `ROLEGATE_TEST_POSTGRES_URL` is set. With
+    /// `ROLEGATE_TEST_REQUIRE_POSTGRES=1` (as in CI) a missing URL fails the test instead
+    /// of skipping it.
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var("ROLEGATE_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
+            _ => {
+                if std::env::var("ROLEGATE_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                    panic!(
+                        "ROLEGATE_TEST_REQUIRE_POSTGRES=1 but ROLEGATE_TEST_POSTGRES_URL is unset"
+                    );
+                }
+                eprintln!("skipped: set ROLEGATE_TEST_POSTGRES_URL to run the Postgres suite");
+                None
+            }
+        }
+    }
+}
+
+/// Runs each named `async fn(Backend)` once on SQLite and once on Postgres, as the tests
+/// `<name>::sqlite` and `<name>::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(backend) = $crate::common::Backend::postgres() {
+                        super::$name(backend).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// A throwaway database, dropped with the test.
+enum Database {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Database::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs inside the test's runtime; use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let mut conn = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "drop database if exists \"{name}\" with (force)"
+                    )))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// The same server URL pointing at another database.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// A response: status, headers and the body as JSON (`Value::Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Resp {
+    /// Asserts the status, printing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Resp {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+
+    /// Asserts an `application/problem+json` error with this status, and returns it.
+    #[track_caller]
+    pub fn problem(self, status: u16) -> Resp {
+        let resp = self.expect(status);
+        assert_eq!(
+            resp.content_type(),
+            "application/problem+json",
+            "{}",
+            resp.text
+        );
+        assert_eq!(resp.body["status"], status, "{}", resp.text);
+        assert!(
+            resp.body["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("urn:rolegate:problem:")),
+            "{}",
+            resp.text
+        );
+        assert!(
+            resp.body["title"].is_string() && resp.body["detail"].is_string(),
+            "{}",
+            resp.text
+        );
+        resp
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or("")
+    }
+}
+
+/// A signed-up user with an API token and a JWT.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub password: String,
+    pub api_token: String,
+    pub jwt: String,
+}
+
+/// The running server.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    shutdown: Option<oneshot::Sender<()>>,
+    _db: Database,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The JWT secret of every test server (tests forge tokens with it).
+pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+
+static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+impl TestApp {
+    /// Starts the server on a fresh database of `backend`.
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, &[]).await
+    }
+
+    /// Starts the server with extra configuration variables.
+    pub async fn spawn_with(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
+        TestApp::spawn_inner(backend, vars, None).await
+    }
+
+    /// Starts the server with the real routes plus `extra`, which are not in the route table.
+    pub async fn spawn_with_extra_routes(
+        backend: Backend,
+        extra: axum::Router<rolegate::AppState>,
+    ) -> TestApp {
+        TestApp::spawn_inner(backend, &[], Some(rolegate::api::routes().merge(extra))).await
+    }
+
+    async fn spawn_inner(
+        backend: Backend,
+        vars: &[(&str, &str)],
+        routes: Option<axum::Router<rolegate::AppState>>,
+    ) -> TestApp {
+        let (db, url) = match &backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}", dir.path().join("rolegate.db").display());
+                (Database::Sqlite(dir), url)
+            }
+            Backend::Postgres(admin_url) => {
+                let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let name = format!(
+                    "rolegate_test_{}_{}_{n}",
+                    std::process::id(),
+                    uuid::Uuid::new_v4().simple()
+                );
+                let mut conn = sqlx::PgConnection::connect(admin_url)
+                    .await
+                    .expect("connect to ROLEGATE_TEST_POSTGRES_URL");
+                sqlx::query(sqlx::AssertSqlSafe(format!("create database \"{name}\"")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let url = with_database(admin_url, &name);
+                (
+                    Database::Postgres {
+                        admin_url: admin_url.clone(),
+                        name,
+                    },
+                    url,
+                )
+            }
+        };
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".to_owned(), url),
+            ("ROLEGATE_JWT_SECRET".to_owned(), JWT_SECRET.to_owned()),
+            ("ROLEGATE_DB_MAX_CONNECTIONS".to_owned(), "5".to_owned()),
+            (
+                "ROLEGATE_PUBLIC_URL".to_owned(),
+                "https://dashboard.example.com".to_owned(),
+            ),
+        ]);
+        for (k, v) in vars {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
+        let clock = Arc::new(ManualClock::default());
+        let state = rolegate::build_state(config, clock.clone())
+            .await
+            .expect("build state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = rx.await;
+        };
+        match routes {
+            None => {
+                tokio::spawn(rolegate::serve(listener, state, shutdown));
+            }
+            Some(routes) => {
+                let router = rolegate::router_with(routes, state);
+                tokio::spawn(async move {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(shutdown)
+                        .await
+                });
+            }
+        }
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            clock,
+            shutdown: Some(tx),
+            _db: db,
+        }
+    }
+
+    /// Sends a request; `body` is sent as JSON when present.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Resp {
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Signs up `email` and returns the user with an API token and a JWT.
+    pub async fn signup(&self, email: &str) -> User {
+        let password = "correct horse battery staple";
+        let user = self
+            .call(
+                Method::POST,
+                "/v1/users",
+                None,
+                Some(json!({ "email": email, "password": password })),
+            )
+            .await
+            .expect(201);
+        let token = self
+            .send(
+                self.client
+                    .post(format!("{}/v1/tokens", self.base))
+                    .basic_auth(email, Some(password)),
+            )
+            .await
+            .expect(201);
+        let api_token = token.body["token"].as_str().expect("token").to_owned();
+        let jwt = self.exchange(&api_token).await.expect(200).body["token"]
+            .as_str()
+            .expect("jwt")
+            .to_owned();
+        User {
+            id: user.body["id"].as_str().expect("id").to_owned(),
+            email: email.to_lowercase(),
+            password: password.to_owned(),
+            api_token,
+            jwt,
+        }
+    }
+
+    /// `POST /v1/tokens/exchange` with `-u :token`.
+    pub async fn exchange(&self, api_token: &str) -> Resp {
+        self.send(
+            self.client
+                .post(format!("{}/v1/tokens/exchange", self.base))
+                .basic_auth("", Some(api_token)),
+        )
+        .await
+    }
+
+    /// Creates an app owned by `owner`.
+    pub async fn create_app(&self, owner: &User, name: &str) -> Value {
+        self.post("/v1/apps", &owner.jwt, json!({ "name": name }))
+            .await
+            .expect(201)
+            .body
+    }
+
+    /// Invites `email` with `role` (None: the default) and returns the invitation with its token.
+    pub async fn invite(&self, by: &User, app: &str, email: &str, role: Option<&str>) -> Value {
+        let mut body = json!({ "email": email });
+        if let Some(role) = role {
+            body["role"] = json!(role);
+        }
+        self.post(&format!("/v1/apps/{app}/invitations"), &by.jwt, body)
+            .await
+            .expect(201)
+            .body
+    }
+
+    /// Invites and accepts: `user` joins `app` with `role`; returns the collaborator row.
+    pub async fn add_member(&self, owner: &User, app: &str, user: &User, role: &str) -> Value {
+        let invitation = self.invite(owner, app, &user.email, Some(role)).await;
+        self.post(
+            "/v1/invitations/accept",
+            &user.jwt,
+            json!({ "token": invitation["token"] }),
+        )
+        .await
+        .expect(200)
+        .body
+    }
+}
+
+/// An app with one member of each role and a user from another tenant.
+pub struct Team {
+    pub app: String,
+    pub app_id: String,
+    pub owner: User,
+    pub collaborator: User,
+    pub limited: User,
+    pub outsider: User,
+    pub collaborator_id: String,
+    pub limited_id: String,
+}
+
+impl TestApp {
+    /// Signs up four users and builds an app with an owner, a collaborator and a limited
+    /// collaborator; the fourth user owns an app of their own.
+    pub async fn team(&self, app: &str) -> Team {
+        let owner = self.signup(&format!("owner@{app}.test")).await;
+        let collaborator = self.signup(&format!("collaborator@{app}.test")).await;
+        let limited = self.signup(&format!("limited@{app}.test")).await;
+        let outsider = self.signup(&format!("outsider@{app}.test")).await;
+        let created = self.create_app(&owner, app).await;
+        self.create_app(&outsider, &format!("{app}-other")).await;
+        let collaborator_row = self
+            .add_member(&owner, app, &collaborator, "collaborator")
+            .await;
+        let limited_row = self
+            .add_member(&owner, app, &limited, "limited_collaborator")
+            .await;
+        Team {
+            app: app.to_owned(),
+            app_id: created["id"].as_str().expect("id").to_owned(),
+            owner,
+            collaborator,
+            limited,
+            outsider,
+            collaborator_id: collaborator_row["id"].as_str().expect("id").to_owned(),
+            limited_id: limited_row["id"].as_str().expect("id").to_owned(),
+        }
+    }
+}
+
+/// `Method` from a route table verb.
+pub fn method(verb: rolegate::authz::routes::Verb) -> Method {
+    Method::from_str(verb.as_str()).expect("method")
+}

@@ -1,0 +1,11 @@
+//! The HTTP test suite: the real server, on a real database, over real HTTP. Every test
+//! runs on SQLite, and on Postgres when `ROLEGATE_TEST_POSTGRES_URL` is set.
+
+mod common;
+
+mod accounts;
+mod apps;
+mod authorization;
+mod collaborators;
+mod docs;
+mod invitations;
