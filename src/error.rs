@@ -49,6 +49,9 @@ pub enum ApiError {
     /// 404.
     #[error("{0}")]
     NotFound(&'static str),
+    /// 405: the route exists but not with this method.
+    #[error("this route does not accept this method")]
+    MethodNotAllowed,
     /// 409: the request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
@@ -90,6 +93,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::MissingPermission { .. } | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -107,6 +111,7 @@ impl ApiError {
             ApiError::MissingPermission { .. } => "missing-permission",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
+            ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::Gone(_) => "gone",
             ApiError::PayloadTooLarge(_) => "payload-too-large",

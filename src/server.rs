@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, Method, header};
 use axum::middleware::from_fn_with_state;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -75,7 +75,7 @@ pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .route_layer(from_fn_with_state(state.clone(), authorize))
         .fallback(|| async { ApiError::NotFound("no such route") })
-        .method_not_allowed_fallback(|| async { method_not_allowed() })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower::util::option_layer(cors))
         .layer(
@@ -92,13 +92,6 @@ pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
                 })),
         )
         .with_state(state)
-}
-
-fn method_not_allowed() -> Response {
-    let mut response =
-        ApiError::BadRequest("this route does not accept this method".into()).into_response();
-    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-    response
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight

@@ -6,6 +6,8 @@ mod common;
 mod accounts;
 mod apps;
 mod authorization;
+mod cli;
 mod collaborators;
 mod docs;
 mod invitations;
+mod operations;
