@@ -78,22 +78,14 @@ impl Cli {
     }
 }
 
-async fn create_user(
-    config: Config,
-    email: &str,
-    name: Option<&str>,
-    password_stdin: bool,
-) -> Result<(), Error> {
+async fn create_user(config: Config, email: &str, name: Option<&str>, password_stdin: bool) -> Result<(), Error> {
     let email = Email::parse(email).map_err(|m| format!("--email {m}"))?;
-    let name = name
-        .map(Label::parse)
-        .transpose()
-        .map_err(|m| format!("--name {m}"))?;
+    let name = name.map(Label::parse).transpose().map_err(|m| format!("--name {m}"))?;
     let password_hash = if password_stdin {
         let mut raw = String::new();
         std::io::stdin().read_to_string(&mut raw)?;
-        let password = Password::parse(raw.trim_end_matches(['\r', '\n']).to_owned())
-            .map_err(|m| format!("password {m}"))?;
+        let password =
+            Password::parse(raw.trim_end_matches(['\r', '\n']).to_owned()).map_err(|m| format!("password {m}"))?;
         Some(password::hash(password).await?)
     } else {
         None
@@ -108,14 +100,7 @@ async fn create_user(
         now,
     };
     let user = store.create_user(new).await.on_conflict(EMAIL_TAKEN)?;
-    let (_, token) = mint(
-        store.as_ref(),
-        user.id,
-        "created by rolegate users create",
-        None,
-        now,
-    )
-    .await?;
+    let (_, token) = mint(store.as_ref(), user.id, "created by rolegate users create", None, now).await?;
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({ "user": user, "api_token": token }))?

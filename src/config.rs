@@ -39,6 +39,29 @@ pub struct Config {
     pub cors_origins: Vec<HeaderValue>,
     /// `ROLEGATE_DB_MAX_CONNECTIONS`, `ROLEGATE_DB_ACQUIRE_TIMEOUT_MS`, `ROLEGATE_DB_STATEMENT_TIMEOUT_MS`.
     pub pool: PoolSettings,
+    /// `ROLEGATE_SECRETS_KEY`: base64 of the 32-byte key sealing secrets at rest.
+    pub secrets_key: Option<[u8; 32]>,
+    /// The platform: where orders go and how it calls back.
+    pub platform: PlatformConfig,
+    /// `ROLEGATE_LOG_RETENTION_LINES` (default 10000): lines kept per app.
+    pub log_retention_lines: u32,
+    /// `ROLEGATE_LOG_RETENTION_SECONDS` (default 7 days): age of the oldest log line and metric sample kept.
+    pub log_retention: TimeDelta,
+}
+
+/// How rolegate talks with the platform that runs the apps.
+#[derive(Clone, Debug)]
+pub struct PlatformConfig {
+    /// `ROLEGATE_PLATFORM_WEBHOOK_URL`: where orders are POSTed; unset, they stay queued.
+    pub webhook_url: Option<String>,
+    /// `ROLEGATE_PLATFORM_SECRET`: the HMAC-SHA256 key of `Rolegate-Signature`.
+    pub secret: Option<String>,
+    /// `ROLEGATE_PLATFORM_TOKEN`: the bearer of `/internal/v1`; unset, that API answers 404.
+    pub token: Option<String>,
+    /// `ROLEGATE_DISPATCH_INTERVAL_MS` (default 1000): how often the outbox is polled.
+    pub dispatch_interval: Duration,
+    /// `ROLEGATE_DISPATCH_BACKOFF_MS` (default 1000): first retry delay, doubled each attempt up to an hour.
+    pub dispatch_backoff: Duration,
 }
 
 /// A variable with a bad value.
@@ -92,19 +115,20 @@ impl Config {
             }
         };
 
-        let listen =
-            match (var("ROLEGATE_LISTEN"), var("PORT")) {
-                (Some(v), _) => v.trim().parse().map_err(|_| {
-                    err("ROLEGATE_LISTEN", format!("expected host:port, got {v:?}"))
-                })?,
-                (None, Some(port)) => {
-                    let port: u16 = port.trim().parse().map_err(|_| {
-                        err("PORT", format!("expected a port number, got {port:?}"))
-                    })?;
-                    SocketAddr::from(([0, 0, 0, 0], port))
-                }
-                (None, None) => SocketAddr::from(([127, 0, 0, 1], 8080)),
-            };
+        let listen = match (var("ROLEGATE_LISTEN"), var("PORT")) {
+            (Some(v), _) => v
+                .trim()
+                .parse()
+                .map_err(|_| err("ROLEGATE_LISTEN", format!("expected host:port, got {v:?}")))?,
+            (None, Some(port)) => {
+                let port: u16 = port
+                    .trim()
+                    .parse()
+                    .map_err(|_| err("PORT", format!("expected a port number, got {port:?}")))?;
+                SocketAddr::from(([0, 0, 0, 0], port))
+            }
+            (None, None) => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
 
         let jwt_secret = match var("ROLEGATE_JWT_SECRET") {
             Some(s) if s.len() < 32 => {
@@ -143,15 +167,12 @@ impl Config {
                     .map(str::trim)
                     .filter(|o| !o.is_empty())
                     .map(|o| {
-                        let valid = (o.starts_with("http://") || o.starts_with("https://"))
-                            && !o.ends_with('/');
+                        let valid = (o.starts_with("http://") || o.starts_with("https://")) && !o.ends_with('/');
                         let value = HeaderValue::from_str(o).ok().filter(|_| valid);
                         value.ok_or_else(|| {
                             err(
                                 "ROLEGATE_CORS_ORIGINS",
-                                format!(
-                                    "{o:?} is not an origin such as https://dashboard.example.com"
-                                ),
+                                format!("{o:?} is not an origin such as https://dashboard.example.com"),
                             )
                         })
                     })
@@ -167,15 +188,59 @@ impl Config {
                 .parse::<u32>()
                 .ok()
                 .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| err("ROLEGATE_DB_MAX_CONNECTIONS", format!("expected 1 to 1000, got {v:?}")))?,
+        };
+
+        let secrets_key = var("ROLEGATE_SECRETS_KEY")
+            .map(|v| crate::secrets::decode_key(&v).map_err(|m| err("ROLEGATE_SECRETS_KEY", m)))
+            .transpose()?;
+        let webhook_url = match var("ROLEGATE_PLATFORM_WEBHOOK_URL") {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => Some(url),
+            Some(url) => {
+                return Err(err(
+                    "ROLEGATE_PLATFORM_WEBHOOK_URL",
+                    format!("expected an http(s) URL, got {url:?}"),
+                ));
+            }
+            None => None,
+        };
+        let platform_secret = var("ROLEGATE_PLATFORM_SECRET");
+        if webhook_url.is_some() && platform_secret.as_ref().is_none_or(|s| s.len() < 16) {
+            return Err(err(
+                "ROLEGATE_PLATFORM_SECRET",
+                "must be set (at least 16 characters) when ROLEGATE_PLATFORM_WEBHOOK_URL is",
+            ));
+        }
+        let platform_token = var("ROLEGATE_PLATFORM_TOKEN");
+        if platform_token.as_ref().is_some_and(|t| t.len() < 32) {
+            return Err(err("ROLEGATE_PLATFORM_TOKEN", "must be at least 32 characters"));
+        }
+        let log_retention_lines = match var("ROLEGATE_LOG_RETENTION_LINES") {
+            None => 10_000,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
                 .ok_or_else(|| {
                     err(
-                        "ROLEGATE_DB_MAX_CONNECTIONS",
-                        format!("expected 1 to 1000, got {v:?}"),
+                        "ROLEGATE_LOG_RETENTION_LINES",
+                        format!("expected 1 to 1000000, got {v:?}"),
                     )
                 })?,
         };
 
         Ok(Config {
+            secrets_key,
+            platform: PlatformConfig {
+                webhook_url,
+                secret: platform_secret,
+                token: platform_token,
+                dispatch_interval: millis("ROLEGATE_DISPATCH_INTERVAL_MS", 1_000)?,
+                dispatch_backoff: millis("ROLEGATE_DISPATCH_BACKOFF_MS", 1_000)?,
+            },
+            log_retention_lines,
+            log_retention: seconds("ROLEGATE_LOG_RETENTION_SECONDS", 7 * 86_400)?,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://rolegate.db".to_owned()),
             listen,
             jwt_secret,
@@ -200,10 +265,7 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -220,10 +282,7 @@ mod tests {
 
     #[test]
     fn port_is_used_when_listen_is_unset() {
-        assert_eq!(
-            config(&[("PORT", "9000")]).unwrap().listen.to_string(),
-            "0.0.0.0:9000"
-        );
+        assert_eq!(config(&[("PORT", "9000")]).unwrap().listen.to_string(), "0.0.0.0:9000");
         assert_eq!(
             config(&[("PORT", "9000"), ("ROLEGATE_LISTEN", "127.0.0.1:1")])
                 .unwrap()
@@ -243,6 +302,10 @@ mod tests {
             ("ROLEGATE_PUBLIC_URL", "ftp://x"),
             ("ROLEGATE_CORS_ORIGINS", "not an origin"),
             ("PORT", "http"),
+            ("ROLEGATE_SECRETS_KEY", "short"),
+            ("ROLEGATE_PLATFORM_WEBHOOK_URL", "gopher://x"),
+            ("ROLEGATE_PLATFORM_TOKEN", "short"),
+            ("ROLEGATE_LOG_RETENTION_LINES", "0"),
         ] {
             let e = config(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);

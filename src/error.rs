@@ -35,6 +35,9 @@ pub enum ApiError {
     /// 401: credentials are missing, malformed, expired, wrongly signed or revoked.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 401 on the routes that take HTTP Basic credentials.
+    #[error("{0}")]
+    BadBasicCredentials(&'static str),
     /// 403 on an app: the member's role lacks the permission.
     #[error("your role ({role}) does not allow {permission}")]
     MissingPermission {
@@ -90,7 +93,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) | ApiError::BadBasicCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::MissingPermission { .. } | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -107,7 +110,7 @@ impl ApiError {
     fn slug(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad-request",
-            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Unauthorized(_) | ApiError::BadBasicCredentials(_) => "unauthorized",
             ApiError::MissingPermission { .. } => "missing-permission",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
@@ -175,6 +178,12 @@ impl IntoResponse for ApiError {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"rolegate\""),
+                );
+            }
+            ApiError::BadBasicCredentials(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"rolegate\""),
                 );
             }
             ApiError::Unavailable => {

@@ -24,6 +24,7 @@ use crate::authz::middleware::authorize;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::secrets::SecretBox;
 use crate::state::AppState;
 use crate::store;
 
@@ -40,13 +41,7 @@ pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
     let cors = (!state.config.cors_origins.is_empty()).then(|| {
         CorsLayer::new()
             .allow_origin(state.config.cors_origins.clone())
-            .allow_methods([
-                Method::GET,
-                Method::POST,
-                Method::PUT,
-                Method::PATCH,
-                Method::DELETE,
-            ])
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
             .allow_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
@@ -101,9 +96,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let dispatcher = crate::dispatch::spawn(state.clone());
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    // Orders are leased, not lost: one cut off mid-delivery is retried once its lease ends.
+    dispatcher.abort();
+    served
 }
 
 /// Builds the state from configuration: opens the store (applying migrations) and the keys.
@@ -124,12 +123,33 @@ pub async fn build_state(
         }
     };
     let jwt = JwtKeys::new(&secret, config.jwt_ttl);
+    let secrets = SecretBox::new(&secrets_key(&config, store.backend())?);
     Ok(AppState {
         store,
         jwt: Arc::new(jwt),
         config: Arc::new(config),
         clock,
+        secrets: Arc::new(secrets),
     })
+}
+
+/// The key sealing secrets: configured, or on SQLite a key file kept beside the database.
+fn secrets_key(config: &Config, backend: &str) -> Result<[u8; 32], Box<dyn std::error::Error + Send + Sync>> {
+    if let Some(key) = config.secrets_key {
+        return Ok(key);
+    }
+    let path = match (backend, crate::secrets::key_file_for(&config.database_url)) {
+        ("sqlite", Some(path)) => path,
+        _ => {
+            return Err(
+                "ROLEGATE_SECRETS_KEY: must be set (base64 of 32 bytes, e.g. `openssl rand -base64 32`) \
+                        when the store is Postgres, so that secrets are never kept beside the data they protect"
+                    .into(),
+            );
+        }
+    };
+    tracing::warn!(path = %path.display(), "ROLEGATE_SECRETS_KEY is unset: using the key file beside the SQLite database; back it up, and keep it out of database dumps");
+    Ok(crate::secrets::load_or_create_key_file(&path)?)
 }
 
 /// Runs the service as the binary does: bind, serve, stop on SIGTERM or Ctrl-C.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::auth::jwt::JwtKeys;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::secrets::SecretBox;
 use crate::store::Store;
 
 /// Shared state, passed with `with_state`.
@@ -18,4 +19,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Seals and opens secrets at rest.
+    pub secrets: Arc<SecretBox>,
 }

@@ -55,13 +55,7 @@ pub async fn create(
         .await
         .on_conflict(NAME_TAKEN)?;
     tracing::info!(app_id = %app.id, "app created");
-    Ok((
-        StatusCode::CREATED,
-        Json(AppView {
-            app,
-            role: Role::Owner,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(AppView { app, role: Role::Owner })))
 }
 
 /// `GET /v1/apps`: apps where the caller has any role, by name.
@@ -111,17 +105,9 @@ pub async fn update(
     let branch = BranchName::parse(&branch).map_err(|m| ApiError::invalid("default_branch", m))?;
     let app = state
         .store
-        .update_app(
-            &ctx.app,
-            &branch,
-            &ctx.caller.user.to_ref(),
-            state.clock.now(),
-        )
+        .update_app(&ctx.app, &branch, &ctx.caller.user.to_ref(), state.clock.now())
         .await?;
-    Ok(Json(AppView {
-        app,
-        role: ctx.role(),
-    }))
+    Ok(Json(AppView { app, role: ctx.role() }))
 }
 
 /// Body of `POST /v1/apps/{app}/rename`.
@@ -140,19 +126,11 @@ pub async fn rename(
     let name = AppName::parse(&body.name).map_err(|m| ApiError::invalid("name", m))?;
     let app = state
         .store
-        .rename_app(
-            &ctx.app,
-            &name,
-            &ctx.caller.user.to_ref(),
-            state.clock.now(),
-        )
+        .rename_app(&ctx.app, &name, &ctx.caller.user.to_ref(), state.clock.now())
         .await
         .on_conflict(NAME_TAKEN)?;
     tracing::info!(app_id = %app.id, "app renamed");
-    Ok(Json(AppView {
-        app,
-        role: ctx.role(),
-    }))
+    Ok(Json(AppView { app, role: ctx.role() }))
 }
 
 /// `DELETE /v1/apps/{app}`: memberships and invitations go with it.
@@ -183,17 +161,10 @@ pub async fn transfer(
     }
     let app = state
         .store
-        .transfer_app(
-            &ctx.app,
-            &ctx.caller.user.to_ref(),
-            body.user_id,
-            state.clock.now(),
-        )
+        .transfer_app(&ctx.app, &ctx.caller.user.to_ref(), body.user_id, state.clock.now())
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => {
-                ApiError::invalid("user_id", "is not a member of this app; invite them first")
-            }
+            StoreError::NotFound => ApiError::invalid("user_id", "is not a member of this app; invite them first"),
             other => other.into(),
         })?;
     tracing::info!(app_id = %app.id, to = %body.user_id, "app transferred");

@@ -15,13 +15,8 @@ use crate::store::{Collaborator, StoreError};
 const NO_SUCH_MEMBER: &str = "collaborator not found";
 
 /// `GET /v1/apps/{app}/collaborators`: every member, owner first.
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: AppContext,
-) -> ApiResult<Json<Items<Collaborator>>> {
-    Ok(Json(Items::all(
-        state.store.list_collaborators(ctx.app.id).await?,
-    )))
+pub async fn list(State(state): State<AppState>, ctx: AppContext) -> ApiResult<Json<Items<Collaborator>>> {
+    Ok(Json(Items::all(state.store.list_collaborators(ctx.app.id).await?)))
 }
 
 /// Body of `PATCH /v1/apps/{app}/collaborators/{id}`.
@@ -33,9 +28,8 @@ pub struct UpdateRole {
 
 /// Checks that the caller may give `role` (parsed from `raw`).
 pub fn grantable(ctx: &AppContext, raw: &str) -> Result<Role, ApiError> {
-    let role = Role::parse(raw).ok_or_else(|| {
-        ApiError::invalid("role", "must be `collaborator` or `limited_collaborator`")
-    })?;
+    let role = Role::parse(raw)
+        .ok_or_else(|| ApiError::invalid("role", "must be `collaborator` or `limited_collaborator`"))?;
     if role == Role::Owner {
         return Err(ApiError::invalid(
             "role",
@@ -60,19 +54,11 @@ pub async fn update(
 ) -> ApiResult<Json<Collaborator>> {
     let role = grantable(&ctx, &body.role)?;
     if id == ctx.membership.id {
-        return Err(ApiError::Forbidden(
-            "you cannot change your own role".into(),
-        ));
+        return Err(ApiError::Forbidden("you cannot change your own role".into()));
     }
     let member = state
         .store
-        .set_role(
-            &ctx.app,
-            id,
-            role,
-            &ctx.caller.user.to_ref(),
-            state.clock.now(),
-        )
+        .set_role(&ctx.app, id, role, &ctx.caller.user.to_ref(), state.clock.now())
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::NotFound(NO_SUCH_MEMBER),
@@ -95,13 +81,7 @@ pub async fn remove(
     }
     state
         .store
-        .remove_collaborator(
-            &ctx.app,
-            id,
-            &ctx.caller.user.to_ref(),
-            leaving,
-            state.clock.now(),
-        )
+        .remove_collaborator(&ctx.app, id, &ctx.caller.user.to_ref(), leaving, state.clock.now())
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::NotFound(NO_SUCH_MEMBER),

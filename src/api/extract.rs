@@ -35,8 +35,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
             .and_then(|v| v.split(';').next())
             .map(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json"
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
             })
             .unwrap_or(false);
         if !is_json {
@@ -44,9 +43,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 "send the body as JSON with `Content-Type: application/json`".into(),
             ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(body_error)?;
+        let bytes = Bytes::from_request(request, state).await.map_err(body_error)?;
         parse(&bytes).map(Json)
     }
 }
@@ -60,9 +57,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let has_type = request.headers().contains_key(header::CONTENT_TYPE);
         if !has_type {
-            let bytes = Bytes::from_request(request, state)
-                .await
-                .map_err(body_error)?;
+            let bytes = Bytes::from_request(request, state).await.map_err(body_error)?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(OptionalJson(T::default()));
             }
@@ -80,10 +75,7 @@ fn body_error(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge(BODY_LIMIT)
     } else {
-        ApiError::BadRequest(format!(
-            "could not read the request body: {}",
-            rejection.body_text()
-        ))
+        ApiError::BadRequest(format!("could not read the request body: {}", rejection.body_text()))
     }
 }
 
@@ -94,14 +86,15 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_data() {
-            let field = if path == "." { String::new() } else { path };
             let message = inner.to_string();
+            let field = match (path.as_str(), missing_field(&message)) {
+                (".", Some(name)) => name.to_owned(),
+                (".", None) => String::new(),
+                (_, Some(name)) => format!("{path}.{name}"),
+                (_, None) => path,
+            };
             // serde appends " at line 1 column 12"; the field name says where.
-            let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_owned();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
             ApiError::Validation(vec![FieldError { field, message }])
         } else {
             ApiError::BadRequest(format!("the body is not valid JSON: {inner}"))
@@ -110,6 +103,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end()
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// The field serde names in "missing field `x`".
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
 }
 
 /// Path parameters; a malformed one (a bad UUID) is a 400 naming it.
@@ -121,9 +119,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(Path(v)),
-            Err(PathRejection::FailedToDeserializePathParams(e)) => {
-                Err(ApiError::BadRequest(e.body_text()))
-            }
+            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(ApiError::BadRequest(e.body_text())),
             Err(e) => Err(ApiError::internal(e.body_text())),
         }
     }

@@ -42,8 +42,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<CreatedInvitation>)> {
     let email = Email::parse(&body.email).map_err(|m| ApiError::invalid("email", m))?;
     let role = grantable(&ctx, body.role.as_deref().unwrap_or("limited_collaborator"))?;
-    let (secret, hash) =
-        token::generate(token::INVITATION_TOKEN_PREFIX).map_err(ApiError::internal)?;
+    let (secret, hash) = token::generate(token::INVITATION_TOKEN_PREFIX).map_err(ApiError::internal)?;
     let now = state.clock.now();
     let new = NewInvitation {
         id: Uuid::now_v7(),
@@ -58,10 +57,7 @@ pub async fn create(
     let invitation = state.store.create_invitation(new).await?;
     tracing::info!(app_id = %ctx.app.id, invitation_id = %invitation.id, role = %role, "invitation sent");
     // A fragment, so the token never reaches a server log when the link is opened.
-    let invitation_link = format!(
-        "{}/invitations/accept#token={secret}",
-        state.config.public_url
-    );
+    let invitation_link = format!("{}/invitations/accept#token={secret}", state.config.public_url);
     Ok((
         StatusCode::CREATED,
         Json(CreatedInvitation {
@@ -73,10 +69,7 @@ pub async fn create(
 }
 
 /// `GET /v1/apps/{app}/invitations`: pending and past, newest first, without tokens.
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: AppContext,
-) -> ApiResult<Json<Items<Invitation>>> {
+pub async fn list(State(state): State<AppState>, ctx: AppContext) -> ApiResult<Json<Items<Invitation>>> {
     let now = state.clock.now();
     let items = state
         .store
@@ -124,16 +117,10 @@ async fn by_token(state: &AppState, raw: &str) -> ApiResult<Invitation> {
 
 fn not_open(invitation: &Invitation, now: DateTime<Utc>) -> ApiError {
     let status = invitation.clone().at(now).status;
-    ApiError::Gone(format!(
-        "this invitation can no longer be used (it is {status})"
-    ))
+    ApiError::Gone(format!("this invitation can no longer be used (it is {status})"))
 }
 
-async fn accept_invitation(
-    state: &AppState,
-    caller: &Caller,
-    invitation: Invitation,
-) -> ApiResult<Collaborator> {
+async fn accept_invitation(state: &AppState, caller: &Caller, invitation: Invitation) -> ApiResult<Collaborator> {
     let now = state.clock.now();
     if !invitation.is_open(now) {
         return Err(not_open(&invitation, now));
@@ -148,17 +135,11 @@ async fn accept_invitation(
             Ok(member)
         }
         Accepted::NotPending => Err(not_open(&invitation, now)),
-        Accepted::AlreadyMember => Err(ApiError::Conflict(
-            "you are already a member of this app".into(),
-        )),
+        Accepted::AlreadyMember => Err(ApiError::Conflict("you are already a member of this app".into())),
     }
 }
 
-async fn decline_invitation(
-    state: &AppState,
-    caller: &Caller,
-    invitation: Invitation,
-) -> ApiResult<StatusCode> {
+async fn decline_invitation(state: &AppState, caller: &Caller, invitation: Invitation) -> ApiResult<StatusCode> {
     let now = state.clock.now();
     if !invitation.is_open(now)
         || !state
@@ -187,9 +168,7 @@ pub async fn accept(
     if !addressed_to(&caller, &invitation) {
         return Err(ApiError::Forbidden(SOMEONE_ELSE.into()));
     }
-    accept_invitation(&state, &caller, invitation)
-        .await
-        .map(Json)
+    accept_invitation(&state, &caller, invitation).await.map(Json)
 }
 
 /// `POST /v1/invitations/decline`.
@@ -206,10 +185,7 @@ pub async fn decline(
 }
 
 /// `GET /v1/users/self/invitations`: pending invitations to the caller's email.
-pub async fn mine(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<Items<Invitation>>> {
+pub async fn mine(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<Invitation>>> {
     Ok(Json(Items::all(
         state
             .store
@@ -240,9 +216,7 @@ pub async fn accept_mine(
     Path(IdParam { id }): Path<IdParam>,
 ) -> ApiResult<Json<Collaborator>> {
     let invitation = own(&state, &caller, id).await?;
-    accept_invitation(&state, &caller, invitation)
-        .await
-        .map(Json)
+    accept_invitation(&state, &caller, invitation).await.map(Json)
 }
 
 /// `POST /v1/users/self/invitations/{id}/decline`.

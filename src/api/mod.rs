@@ -26,10 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/users", post(users::create))
         .route("/v1/users/self", get(users::me))
         .route("/v1/users/self/invitations", get(invitations::mine))
-        .route(
-            "/v1/users/self/invitations/{id}/accept",
-            post(invitations::accept_mine),
-        )
+        .route("/v1/users/self/invitations/{id}/accept", post(invitations::accept_mine))
         .route(
             "/v1/users/self/invitations/{id}/decline",
             post(invitations::decline_mine),
@@ -59,10 +56,7 @@ pub fn routes() -> Router<AppState> {
             "/v1/apps/{app}/invitations",
             post(invitations::create).get(invitations::list),
         )
-        .route(
-            "/v1/apps/{app}/invitations/{id}",
-            delete(invitations::revoke),
-        )
+        .route("/v1/apps/{app}/invitations/{id}", delete(invitations::revoke))
 }
 
 /// `{"items": [...]}`, with `next_cursor` on paginated lists.
@@ -119,10 +113,7 @@ impl PageQuery {
     pub fn cursor_id(&self) -> Result<Option<Uuid>, ApiError> {
         self.cursor
             .as_deref()
-            .map(|c| {
-                Uuid::try_parse(c)
-                    .map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list"))
-            })
+            .map(|c| Uuid::try_parse(c).map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list")))
             .transpose()
     }
 }

@@ -70,29 +70,17 @@ pub async fn create(
         None => (None, None),
     };
     let matches = password::verify(secret, hash).await?;
-    let user = user
-        .filter(|_| matches)
-        .ok_or(ApiError::Unauthorized(WRONG))?;
+    let user = user.filter(|_| matches).ok_or(ApiError::BadBasicCredentials(WRONG))?;
 
     let now = state.clock.now();
     let mut fields = Fields::default();
-    let name = fields.check(
-        "name",
-        Label::parse(body.name.as_deref().unwrap_or("api token")),
-    );
+    let name = fields.check("name", Label::parse(body.name.as_deref().unwrap_or("api token")));
     if body.expires_at.is_some_and(|at| at <= now) {
         fields.push("expires_at", "must be in the future");
     }
     fields.finish()?;
     let name = name.ok_or_else(|| ApiError::internal("validated name missing"))?;
-    let (token, secret) = mint(
-        state.store.as_ref(),
-        user.id,
-        name.as_str(),
-        body.expires_at,
-        now,
-    )
-    .await?;
+    let (token, secret) = mint(state.store.as_ref(), user.id, name.as_str(), body.expires_at, now).await?;
     tracing::info!(user_id = %user.id, token_id = %token.id, "api token created");
     let created = CreatedToken {
         id: token.id,
@@ -105,13 +93,8 @@ pub async fn create(
 }
 
 /// `GET /v1/tokens`: the caller's live tokens, never their secrets.
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<Items<ApiToken>>> {
-    Ok(Json(Items::all(
-        state.store.list_tokens(caller.user.id).await?,
-    )))
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<ApiToken>>> {
+    Ok(Json(Items::all(state.store.list_tokens(caller.user.id).await?)))
 }
 
 /// `DELETE /v1/tokens/{id}`: revokes the token and every JWT exchanged from it.
@@ -140,20 +123,17 @@ pub struct Exchanged {
 }
 
 /// `POST /v1/tokens/exchange` with `Authorization: Basic :<api token>`.
-pub async fn exchange(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> ApiResult<Json<Exchanged>> {
+pub async fn exchange(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Exchanged>> {
     let (user, password) = auth::basic_credentials(&headers)?;
     // `-u :TOKEN` is the documented form; `-u TOKEN:` is accepted too.
     let secret = if user.is_empty() { password } else { user };
-    let hash = token::parse_hash(&secret).ok_or_else(auth::invalid)?;
+    let hash = token::parse_hash(&secret).ok_or_else(auth::invalid_basic)?;
     let now = state.clock.now();
     let caller = state
         .store
         .authenticate(&Credential::ApiToken { hash }, now)
         .await?
-        .ok_or_else(auth::invalid)?;
+        .ok_or_else(auth::invalid_basic)?;
     let (token, expires_at) = state
         .jwt
         .issue(caller.user.id, caller.token_id, now)

@@ -26,10 +26,7 @@ pub struct SignUp {
 pub const EMAIL_TAKEN: &str = "an account with this email already exists";
 
 /// `POST /v1/users`: sign up.
-pub async fn create(
-    State(state): State<AppState>,
-    Json(body): Json<SignUp>,
-) -> ApiResult<(StatusCode, Json<User>)> {
+pub async fn create(State(state): State<AppState>, Json(body): Json<SignUp>) -> ApiResult<(StatusCode, Json<User>)> {
     if state.config.signup == Signup::Closed {
         return Err(ApiError::Forbidden(
             "sign-up is closed on this installation; ask an administrator for an account".into(),
@@ -38,10 +35,7 @@ pub async fn create(
     let mut fields = Fields::default();
     let email = fields.check("email", Email::parse(&body.email));
     let password = fields.check("password", Password::parse(body.password));
-    let name = body
-        .name
-        .as_deref()
-        .and_then(|n| fields.check("name", Label::parse(n)));
+    let name = body.name.as_deref().and_then(|n| fields.check("name", Label::parse(n)));
     fields.finish()?;
     let (Some(email), Some(password)) = (email, password) else {
         return Err(ApiError::internal("validated fields missing"));
@@ -54,11 +48,7 @@ pub async fn create(
         password_hash: Some(&hash),
         now: state.clock.now(),
     };
-    let user = state
-        .store
-        .create_user(new)
-        .await
-        .on_conflict(EMAIL_TAKEN)?;
+    let user = state.store.create_user(new).await.on_conflict(EMAIL_TAKEN)?;
     tracing::info!(user_id = %user.id, "user signed up");
     Ok((StatusCode::CREATED, Json(user)))
 }

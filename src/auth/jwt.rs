@@ -116,10 +116,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_refusals() {
-        let keys = JwtKeys::new(
-            b"0123456789abcdef0123456789abcdef",
-            TimeDelta::seconds(3600),
-        );
+        let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef", TimeDelta::seconds(3600));
         let now = Utc::now();
         let (token, _) = keys.issue(Uuid::now_v7(), Uuid::now_v7(), now).unwrap();
         assert!(keys.verify(&token, now).is_ok());
@@ -131,10 +128,7 @@ mod tests {
             keys.verify(&token, now - TimeDelta::seconds(100)),
             Err(JwtError::NotYetValid)
         ));
-        let other = JwtKeys::new(
-            b"another secret of thirty-two bytes!",
-            TimeDelta::seconds(3600),
-        );
+        let other = JwtKeys::new(b"another secret of thirty-two bytes!", TimeDelta::seconds(3600));
         assert!(other.verify(&token, now).is_err());
     }
 }

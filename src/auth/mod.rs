@@ -17,20 +17,12 @@ const INVALID: &str = "the credentials are invalid, expired or revoked";
 
 /// The credential in `Authorization: Bearer …`: an API token (`rg_…`) or a JWT, checked
 /// as far as can be done without the store.
-pub fn bearer_credential(
-    headers: &HeaderMap,
-    jwt: &jwt::JwtKeys,
-    now: DateTime<Utc>,
-) -> Result<Credential, ApiError> {
+pub fn bearer_credential(headers: &HeaderMap, jwt: &jwt::JwtKeys, now: DateTime<Utc>) -> Result<Credential, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or(ApiError::Unauthorized(MISSING))?;
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::Unauthorized(INVALID))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or(ApiError::Unauthorized(MISSING))?;
+    let value = value.to_str().map_err(|_| ApiError::Unauthorized(INVALID))?;
+    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized(MISSING))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ApiError::Unauthorized(MISSING));
     }
@@ -40,12 +32,8 @@ pub fn bearer_credential(
             .map(|hash| Credential::ApiToken { hash })
             .ok_or(ApiError::Unauthorized(INVALID));
     }
-    let claims = jwt
-        .verify(token, now)
-        .map_err(|_| ApiError::Unauthorized(INVALID))?;
-    Ok(Credential::Jwt {
-        token_id: claims.tid,
-    })
+    let claims = jwt.verify(token, now).map_err(|_| ApiError::Unauthorized(INVALID))?;
+    Ok(Credential::Jwt { token_id: claims.tid })
 }
 
 /// `Authorization: Basic …` as `(user, password)`.
@@ -53,27 +41,32 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<(String, String), ApiErr
     const MISSING_BASIC: &str = "authentication required: send HTTP Basic credentials";
     let value = headers
         .get(header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthorized(MISSING_BASIC))?;
+        .ok_or(ApiError::BadBasicCredentials(MISSING_BASIC))?;
     let value = value
         .to_str()
-        .map_err(|_| ApiError::Unauthorized(MISSING_BASIC))?;
+        .map_err(|_| ApiError::BadBasicCredentials(MISSING_BASIC))?;
     let (scheme, encoded) = value
         .split_once(' ')
-        .ok_or(ApiError::Unauthorized(MISSING_BASIC))?;
+        .ok_or(ApiError::BadBasicCredentials(MISSING_BASIC))?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(ApiError::Unauthorized(MISSING_BASIC));
+        return Err(ApiError::BadBasicCredentials(MISSING_BASIC));
     }
     let decoded = STANDARD
         .decode(encoded.trim())
-        .map_err(|_| ApiError::Unauthorized(MISSING_BASIC))?;
-    let decoded = String::from_utf8(decoded).map_err(|_| ApiError::Unauthorized(MISSING_BASIC))?;
+        .map_err(|_| ApiError::BadBasicCredentials(MISSING_BASIC))?;
+    let decoded = String::from_utf8(decoded).map_err(|_| ApiError::BadBasicCredentials(MISSING_BASIC))?;
     let (user, password) = decoded
         .split_once(':')
-        .ok_or(ApiError::Unauthorized(MISSING_BASIC))?;
+        .ok_or(ApiError::BadBasicCredentials(MISSING_BASIC))?;
     Ok((user.to_owned(), password.to_owned()))
 }
 
 /// The 401 for credentials that do not check out.
 pub fn invalid() -> ApiError {
     ApiError::Unauthorized(INVALID)
+}
+
+/// The 401 for Basic credentials that do not check out.
+pub fn invalid_basic() -> ApiError {
+    ApiError::BadBasicCredentials(INVALID)
 }

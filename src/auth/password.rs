@@ -28,9 +28,7 @@ pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiE
     tokio::task::spawn_blocking(move || {
         let stored = hash.as_deref().unwrap_or(DUMMY_HASH);
         let parsed = PasswordHash::new(stored).map_err(|e| ApiError::internal(e.to_string()))?;
-        let matches = Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
         Ok(matches && hash.is_some())
     })
     .await
@@ -38,7 +36,8 @@ pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiE
 }
 
 /// The hash of a random password nobody knows, with the default parameters.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W8n4l3zx3cWbEcXzVdTc3zCp0Or6yR2oz8ES8Xj4Nkg";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W8n4l3zx3cWbEcXzVdTc3zCp0Or6yR2oz8ES8Xj4Nkg";
 
 #[cfg(test)]
 mod tests {
@@ -50,11 +49,7 @@ mod tests {
             .await
             .unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(
-            verify("correct horse battery".into(), Some(h.clone()))
-                .await
-                .unwrap()
-        );
+        assert!(verify("correct horse battery".into(), Some(h.clone())).await.unwrap());
         assert!(!verify("wrong password!".into(), Some(h)).await.unwrap());
         assert!(!verify("anything at all".into(), None).await.unwrap());
     }

@@ -61,11 +61,7 @@ pub fn app_not_found() -> ApiError {
 const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(60);
 
 /// The middleware (`from_fn_with_state`, installed with `route_layer`).
-pub async fn authorize(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn authorize(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     match resolve(&state, &mut request).await {
         Ok(()) => next.run(request).await,
         Err(err) => err.into_response(),
@@ -73,10 +69,7 @@ pub async fn authorize(
 }
 
 async fn resolve(state: &AppState, request: &mut Request) -> Result<(), ApiError> {
-    let matched = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str);
+    let matched = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
     let Some(spec) = matched.and_then(|path| routes::lookup(request.method(), path)) else {
         tracing::error!(method = %request.method(), path = matched, "route has no declared access; refusing it");
         return Err(ApiError::NotFound("not found"));
@@ -138,9 +131,7 @@ async fn app_param(request: &mut Request) -> Result<AppRef, ApiError> {
 
 /// Records use of the token in the background, at most once a minute.
 fn touch(state: &AppState, caller: &Caller, now: DateTime<Utc>) {
-    let stale = caller
-        .token_last_used_at
-        .is_none_or(|last| now - last >= TOUCH_EVERY);
+    let stale = caller.token_last_used_at.is_none_or(|last| now - last >= TOUCH_EVERY);
     if stale {
         let store = state.store.clone();
         let token_id = caller.token_id;

@@ -49,7 +49,8 @@ impl Verb {
 
     fn from_method(method: &Method) -> Option<Verb> {
         Some(match *method {
-            Method::GET => Verb::Get,
+            // HEAD is GET without the body (load balancers probe /healthz with it).
+            Method::GET | Method::HEAD => Verb::Get,
             Method::POST => Verb::Post,
             Method::PUT => Verb::Put,
             Method::PATCH => Verb::Patch,
@@ -135,12 +136,7 @@ pub static ROUTES: &[RouteSpec] = &[
         User,
         "Decline an invitation by id.",
     ),
-    route(
-        Post,
-        "/v1/tokens",
-        Basic,
-        "Create an API token (Basic email:password).",
-    ),
+    route(Post, "/v1/tokens", Basic, "Create an API token (Basic email:password)."),
     route(Get, "/v1/tokens", User, "List the caller's API tokens."),
     route(Delete, "/v1/tokens/{id}", User, "Revoke an API token."),
     route(
@@ -150,45 +146,15 @@ pub static ROUTES: &[RouteSpec] = &[
         "Exchange an API token (Basic :token) for a JWT.",
     ),
     route(Get, "/v1/roles", User, "Every role with its permissions."),
-    route(
-        Get,
-        "/v1/roles/{role}",
-        User,
-        "One role with its permissions.",
-    ),
-    route(
-        Post,
-        "/v1/invitations/accept",
-        User,
-        "Accept an invitation by token.",
-    ),
-    route(
-        Post,
-        "/v1/invitations/decline",
-        User,
-        "Decline an invitation by token.",
-    ),
-    route(
-        Post,
-        "/v1/apps",
-        User,
-        "Create an app; the caller becomes its owner.",
-    ),
+    route(Get, "/v1/roles/{role}", User, "One role with its permissions."),
+    route(Post, "/v1/invitations/accept", User, "Accept an invitation by token."),
+    route(Post, "/v1/invitations/decline", User, "Decline an invitation by token."),
+    route(Post, "/v1/apps", User, "Create an app; the caller becomes its owner."),
     route(Get, "/v1/apps", User, "Apps where the caller has a role."),
     route(Get, "/v1/apps/{app}", App(AppRead), "The app."),
-    route(
-        Patch,
-        "/v1/apps/{app}",
-        App(AppUpdate),
-        "Change the app's settings.",
-    ),
+    route(Patch, "/v1/apps/{app}", App(AppUpdate), "Change the app's settings."),
     route(Delete, "/v1/apps/{app}", App(AppDelete), "Delete the app."),
-    route(
-        Post,
-        "/v1/apps/{app}/rename",
-        App(AppRename),
-        "Rename the app.",
-    ),
+    route(Post, "/v1/apps/{app}/rename", App(AppRename), "Rename the app."),
     route(
         Post,
         "/v1/apps/{app}/transfer",
@@ -276,11 +242,7 @@ pub fn permissions_markdown() -> String {
     for permission in Permission::ALL {
         let _ = write!(out, "| `{permission}` |");
         for role in Role::ALL {
-            out.push_str(if role.can(*permission) {
-                " yes |"
-            } else {
-                " no |"
-            });
+            out.push_str(if role.can(*permission) { " yes |" } else { " no |" });
         }
         let _ = writeln!(out, " {} |", permission.description());
     }
@@ -306,13 +268,7 @@ pub fn permissions_markdown() -> String {
             } else {
                 ""
             };
-            let _ = writeln!(
-                out,
-                "- `{} {}`: {}{note}",
-                r.verb.as_str(),
-                r.path,
-                r.summary
-            );
+            let _ = writeln!(out, "- `{} {}`: {}{note}", r.verb.as_str(), r.path, r.summary);
         }
         out.push('\n');
     }
@@ -325,13 +281,7 @@ pub fn permissions_markdown() -> String {
             User => "any signed-in user",
             App(_) | AppOrSelf(_) => unreachable!("filtered out above"),
         };
-        let _ = writeln!(
-            out,
-            "| `{} {}` | {access} | {} |",
-            r.verb.as_str(),
-            r.path,
-            r.summary
-        );
+        let _ = writeln!(out, "| `{} {}` | {access} | {} |", r.verb.as_str(), r.path, r.summary);
     }
     out
 }

@@ -69,9 +69,7 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
         let local_ok = !local.is_empty()
             && local.len() <= 64
             && !local.contains('@')
@@ -86,7 +84,8 @@ impl Email {
 impl AppName {
     /// Checks an app name.
     pub fn parse(raw: &str) -> Result<AppName, &'static str> {
-        const RULE: &str = "must be 3 to 48 characters of a-z, 0-9 and '-', starting with a letter and not ending with '-'";
+        const RULE: &str =
+            "must be 3 to 48 characters of a-z, 0-9 and '-', starting with a letter and not ending with '-'";
         let len_ok = (3..=48).contains(&raw.len());
         let mut chars = raw.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
@@ -107,11 +106,8 @@ impl BranchName {
     /// Checks a branch name against git's ref-name rules.
     pub fn parse(raw: &str) -> Result<BranchName, &'static str> {
         const RULE: &str = "must be a valid git branch name (1 to 255 characters, no spaces, '..', '~', '^', ':', '?', '*', '[', '\\' or control characters)";
-        let bad_char = |c: char| {
-            c.is_control()
-                || c.is_whitespace()
-                || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
-        };
+        let bad_char =
+            |c: char| c.is_control() || c.is_whitespace() || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\');
         let ok = !raw.is_empty()
             && raw.len() <= 255
             && !raw.chars().any(bad_char)
@@ -122,11 +118,7 @@ impl BranchName {
             && !raw.ends_with(['/', '.'])
             && !raw.ends_with(".lock")
             && raw != "@";
-        if ok {
-            Ok(BranchName(raw.to_owned()))
-        } else {
-            Err(RULE)
-        }
+        if ok { Ok(BranchName(raw.to_owned())) } else { Err(RULE) }
     }
 }
 
@@ -134,10 +126,7 @@ impl Label {
     /// Checks a short label: 1 to 100 characters, no control characters.
     pub fn parse(raw: &str) -> Result<Label, &'static str> {
         let trimmed = raw.trim();
-        if trimmed.is_empty()
-            || trimmed.chars().count() > 100
-            || trimmed.chars().any(char::is_control)
-        {
+        if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control) {
             return Err("must be 1 to 100 characters without control characters");
         }
         Ok(Label(trimmed.to_owned()))
@@ -175,10 +164,7 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(
-            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
-            "ada@example.com"
-        );
+        assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
         for bad in [
             "",
             "ada",
@@ -228,5 +214,155 @@ mod tests {
             format!("{:?}", Password::parse("long enough!".into()).unwrap()),
             "Password(..)"
         );
+    }
+}
+
+string_newtype!(
+    /// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`, at most 256 characters.
+    VariableName
+);
+string_newtype!(
+    /// A lower-case identifier such as an add-on provider, a plan or a container type.
+    Slug
+);
+
+impl VariableName {
+    /// Checks a variable name.
+    pub fn parse(raw: &str) -> Result<VariableName, &'static str> {
+        let mut chars = raw.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if first_ok && rest_ok && raw.len() <= 256 {
+            Ok(VariableName(raw.to_owned()))
+        } else {
+            Err("must match [A-Za-z_][A-Za-z0-9_]* and be at most 256 characters")
+        }
+    }
+}
+
+/// The largest variable value, in bytes.
+pub const MAX_VARIABLE_VALUE: usize = 64 * 1024;
+
+/// Checks a variable value's size.
+pub fn check_variable_value(value: &str) -> Result<(), &'static str> {
+    if value.len() <= MAX_VARIABLE_VALUE {
+        Ok(())
+    } else {
+        Err("must be at most 65536 bytes")
+    }
+}
+
+impl Slug {
+    /// Checks an identifier: 1 to 64 characters of `a-z`, `0-9` and `-`, starting with a
+    /// letter or digit.
+    pub fn parse(raw: &str) -> Result<Slug, &'static str> {
+        let ok = (1..=64).contains(&raw.len())
+            && raw.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if ok {
+            Ok(Slug(raw.to_owned()))
+        } else {
+            Err("must be 1 to 64 characters of a-z, 0-9 and '-'")
+        }
+    }
+}
+
+/// Where a deployment stands, as the platform reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeploymentStatus {
+    /// Waiting for a builder.
+    Queued,
+    /// Building the image.
+    Building,
+    /// Pushing the image.
+    Pushing,
+    /// Starting containers.
+    Starting,
+    /// Running the new version.
+    Success,
+    /// Containers crashed on start.
+    CrashedError,
+    /// Containers took too long to start.
+    TimeoutError,
+    /// The build failed.
+    BuildError,
+    /// Cancelled.
+    Aborted,
+}
+
+impl DeploymentStatus {
+    /// Every status.
+    pub const ALL: [DeploymentStatus; 9] = [
+        DeploymentStatus::Queued,
+        DeploymentStatus::Building,
+        DeploymentStatus::Pushing,
+        DeploymentStatus::Starting,
+        DeploymentStatus::Success,
+        DeploymentStatus::CrashedError,
+        DeploymentStatus::TimeoutError,
+        DeploymentStatus::BuildError,
+        DeploymentStatus::Aborted,
+    ];
+
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DeploymentStatus::Queued => "queued",
+            DeploymentStatus::Building => "building",
+            DeploymentStatus::Pushing => "pushing",
+            DeploymentStatus::Starting => "starting",
+            DeploymentStatus::Success => "success",
+            DeploymentStatus::CrashedError => "crashed-error",
+            DeploymentStatus::TimeoutError => "timeout-error",
+            DeploymentStatus::BuildError => "build-error",
+            DeploymentStatus::Aborted => "aborted",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(raw: &str) -> Option<DeploymentStatus> {
+        DeploymentStatus::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// Whether the deployment is over: no status follows a final one.
+    pub const fn is_final(self) -> bool {
+        match self {
+            DeploymentStatus::Queued
+            | DeploymentStatus::Building
+            | DeploymentStatus::Pushing
+            | DeploymentStatus::Starting => false,
+            DeploymentStatus::Success
+            | DeploymentStatus::CrashedError
+            | DeploymentStatus::TimeoutError
+            | DeploymentStatus::BuildError
+            | DeploymentStatus::Aborted => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod resource_tests {
+    use super::*;
+
+    #[test]
+    fn variable_names() {
+        for good in ["DATABASE_URL", "_x", "a1"] {
+            assert!(VariableName::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "1A", "A-B", "A B", &"A".repeat(257)] {
+            assert!(VariableName::parse(bad).is_err(), "{bad}");
+        }
+        assert!(check_variable_value(&"x".repeat(MAX_VARIABLE_VALUE)).is_ok());
+        assert!(check_variable_value(&"x".repeat(MAX_VARIABLE_VALUE + 1)).is_err());
+    }
+
+    #[test]
+    fn statuses() {
+        for s in DeploymentStatus::ALL {
+            assert_eq!(DeploymentStatus::parse(s.as_str()), Some(s));
+        }
+        assert!(DeploymentStatus::Success.is_final() && !DeploymentStatus::Building.is_final());
     }
 }

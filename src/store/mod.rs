@@ -6,7 +6,9 @@
 
 mod models;
 pub mod postgres;
+mod resources;
 mod sql;
+mod sql_resources;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use crate::authz::Role;
 use crate::domain::{AppName, BranchName, Email};
 
 pub use models::*;
+pub use resources::{Operation, ResourceStore};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,9 +45,7 @@ impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::Conflict("already exists")
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict("already exists"),
             // 57014: statement timeout; 53300: too many connections; 57P01..3: shutting down.
             sqlx::Error::Database(db)
                 if matches!(
@@ -54,9 +55,7 @@ impl From<sqlx::Error> for StoreError {
             {
                 StoreError::Unavailable(err)
             }
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                StoreError::Unavailable(err)
-            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => StoreError::Unavailable(err),
             _ => StoreError::Other(Box::new(err)),
         }
     }
@@ -102,7 +101,7 @@ pub async fn connect(url: &str, settings: PoolSettings) -> Result<Arc<dyn Store>
 /// Everything the service keeps. Every multi-step change is one transaction, and every
 /// change made on behalf of a user writes its event in that same transaction.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ResourceStore + Send + Sync + 'static {
     /// Which backend this is (`postgres` or `sqlite`).
     fn backend(&self) -> &'static str;
 
@@ -120,18 +119,9 @@ pub trait Store: Send + Sync + 'static {
     /// The user's tokens that are not revoked, newest first.
     async fn list_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiToken>>;
     /// Revokes one of the user's tokens; `NotFound` when it is not theirs or already revoked.
-    async fn revoke_token(
-        &self,
-        user_id: Uuid,
-        token_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    async fn revoke_token(&self, user_id: Uuid, token_id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
     /// The user behind a live credential.
-    async fn authenticate(
-        &self,
-        credential: &Credential,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Caller>>;
+    async fn authenticate(&self, credential: &Credential, now: DateTime<Utc>) -> StoreResult<Option<Caller>>;
     /// Records that a token was used (callers throttle this to once a minute).
     async fn touch_token(&self, token_id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
 
@@ -157,38 +147,16 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<App>;
     /// Apps where the user has a role, by name, after the cursor.
-    async fn list_apps(
-        &self,
-        user_id: Uuid,
-        after: Option<&str>,
-        limit: u32,
-    ) -> StoreResult<Vec<AppWithRole>>;
+    async fn list_apps(&self, user_id: Uuid, after: Option<&str>, limit: u32) -> StoreResult<Vec<AppWithRole>>;
     /// Changes the default branch.
-    async fn update_app(
-        &self,
-        app: &App,
-        branch: &BranchName,
-        actor: &UserRef,
-        now: DateTime<Utc>,
-    ) -> StoreResult<App>;
+    async fn update_app(&self, app: &App, branch: &BranchName, actor: &UserRef, now: DateTime<Utc>)
+    -> StoreResult<App>;
     /// Renames; `Conflict` when the name is taken.
-    async fn rename_app(
-        &self,
-        app: &App,
-        name: &AppName,
-        actor: &UserRef,
-        now: DateTime<Utc>,
-    ) -> StoreResult<App>;
+    async fn rename_app(&self, app: &App, name: &AppName, actor: &UserRef, now: DateTime<Utc>) -> StoreResult<App>;
     /// Deletes the app with its memberships and invitations.
     async fn delete_app(&self, app: &App, actor: &UserRef, now: DateTime<Utc>) -> StoreResult<()>;
     /// Makes `to` (a member) the owner and the current owner `actor` a collaborator, atomically.
-    async fn transfer_app(
-        &self,
-        app: &App,
-        actor: &UserRef,
-        to: Uuid,
-        now: DateTime<Utc>,
-    ) -> StoreResult<App>;
+    async fn transfer_app(&self, app: &App, actor: &UserRef, to: Uuid, now: DateTime<Utc>) -> StoreResult<App>;
 
     // --- members ---
 
@@ -222,45 +190,20 @@ pub trait Store: Send + Sync + 'static {
     /// Every invitation of the app, newest first.
     async fn list_invitations(&self, app_id: Uuid) -> StoreResult<Vec<Invitation>>;
     /// Revokes a pending invitation; `NotFound` when there is no pending one with that id.
-    async fn revoke_invitation(
-        &self,
-        app: &App,
-        id: Uuid,
-        actor: &UserRef,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    async fn revoke_invitation(&self, app: &App, id: Uuid, actor: &UserRef, now: DateTime<Utc>) -> StoreResult<()>;
     /// An invitation by the hash of its token.
     async fn invitation_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Invitation>>;
     /// An invitation by id.
     async fn invitation_by_id(&self, id: Uuid) -> StoreResult<Option<Invitation>>;
     /// Pending, unexpired invitations addressed to an email.
-    async fn invitations_for(
-        &self,
-        email: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<Invitation>>;
+    async fn invitations_for(&self, email: &str, now: DateTime<Utc>) -> StoreResult<Vec<Invitation>>;
     /// Accepts a pending invitation for `user`: at most one caller ever succeeds.
-    async fn accept_invitation(
-        &self,
-        id: Uuid,
-        user: &UserRef,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Accepted>;
+    async fn accept_invitation(&self, id: Uuid, user: &UserRef, now: DateTime<Utc>) -> StoreResult<Accepted>;
     /// Declines a pending invitation.
-    async fn decline_invitation(
-        &self,
-        id: Uuid,
-        user: &UserRef,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+    async fn decline_invitation(&self, id: Uuid, user: &UserRef, now: DateTime<Utc>) -> StoreResult<bool>;
 
     // --- events ---
 
     /// The app's events, newest first, before the cursor.
-    async fn list_events(
-        &self,
-        app_id: Uuid,
-        before: Option<Uuid>,
-        limit: u32,
-    ) -> StoreResult<Vec<Event>>;
+    async fn list_events(&self, app_id: Uuid, before: Option<Uuid>, limit: u32) -> StoreResult<Vec<Event>>;
 }

@@ -1,7 +1,7 @@
 //! What the store returns, and the flat rows it decodes them from.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use uuid::Uuid;
 
@@ -149,10 +149,25 @@ pub struct App {
     pub default_branch: String,
     /// The one owner.
     pub owner: UserRef,
+    /// The containers the app runs (`POST /scale` changes it).
+    pub formation: Vec<Container>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change of the app's own fields.
     pub updated_at: DateTime<Utc>,
+}
+
+/// One line of the formation: how many containers of a type, and their size.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Container {
+    /// Process type, such as `web` or `worker`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Number of containers.
+    pub amount: u32,
+    /// Container size, such as `M` or `2XL`.
+    pub size: String,
 }
 
 /// A user's membership of an app.
@@ -290,6 +305,9 @@ pub struct Event {
     pub data: serde_json::Value,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// A sealed secret detail (a variable's value), shown only to members allowed to see it.
+    #[serde(skip)]
+    pub secret: Option<Vec<u8>>,
 }
 
 /// An event to write in the transaction of the change it records.
@@ -304,6 +322,8 @@ pub struct NewEvent<'a> {
     pub kind: &'static str,
     /// Details.
     pub data: serde_json::Value,
+    /// A sealed secret detail.
+    pub secret: Option<&'a [u8]>,
     /// When.
     pub now: DateTime<Utc>,
 }
@@ -311,10 +331,7 @@ pub struct NewEvent<'a> {
 // --- rows: flat, as SQL returns them ---
 
 fn user_ref(id: Option<Uuid>, email: Option<String>) -> Option<UserRef> {
-    Some(UserRef {
-        id: id?,
-        email: email?,
-    })
+    Some(UserRef { id: id?, email: email? })
 }
 
 #[derive(FromRow)]
@@ -326,6 +343,7 @@ pub(super) struct AppRow {
     pub updated_at: DateTime<Utc>,
     pub owner_id: Uuid,
     pub owner_email: String,
+    pub formation: sqlx::types::Json<Vec<Container>>,
 }
 
 impl From<AppRow> for App {
@@ -338,6 +356,7 @@ impl From<AppRow> for App {
                 id: r.owner_id,
                 email: r.owner_email,
             },
+            formation: r.formation.0,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -395,6 +414,7 @@ pub(super) struct AccessRow {
     pub app_updated_at: Option<DateTime<Utc>>,
     pub owner_id: Option<Uuid>,
     pub owner_email: Option<String>,
+    pub formation: Option<sqlx::types::Json<Vec<Container>>>,
     pub membership_id: Option<Uuid>,
     pub role: Option<String>,
 }
@@ -408,6 +428,7 @@ impl AccessRow {
                 name: self.app_name?,
                 default_branch: self.default_branch?,
                 owner: user_ref(self.owner_id, self.owner_email)?,
+                formation: self.formation?.0,
                 created_at: self.app_created_at?,
                 updated_at: self.app_updated_at?,
             })
@@ -492,6 +513,7 @@ pub(super) struct EventRow {
     pub actor_email: Option<String>,
     pub data: sqlx::types::Json<serde_json::Value>,
     pub created_at: DateTime<Utc>,
+    pub secret: Option<Vec<u8>>,
 }
 
 impl From<EventRow> for Event {
@@ -504,6 +526,168 @@ impl From<EventRow> for Event {
             actor: user_ref(r.actor_id, r.actor_email),
             data: r.data.0,
             created_at: r.created_at,
+            secret: r.secret,
+        }
+    }
+}
+
+// --- the app's resources ---
+
+/// A variable as stored: its value sealed.
+#[derive(Clone, Debug, FromRow)]
+pub struct StoredVariable {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Sealed value.
+    pub value_sealed: Vec<u8>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A variable to set.
+pub struct NewVariable {
+    /// Name.
+    pub name: String,
+    /// Sealed value.
+    pub sealed: Vec<u8>,
+}
+
+/// A deployment.
+#[derive(Clone, Debug, Serialize)]
+pub struct Deployment {
+    /// Id.
+    pub id: Uuid,
+    /// App.
+    pub app_id: Uuid,
+    /// Branch, tag or commit deployed.
+    pub git_ref: String,
+    /// `deploy` (any ref) or `redeploy` (the default branch).
+    pub kind: String,
+    /// `queued`, `building`, ... as the platform reports.
+    pub status: String,
+    /// Who asked for it.
+    pub requested_by: Option<UserRef>,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
+    /// When it reached a final status.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A deployment to request.
+pub struct NewDeployment<'a> {
+    /// Ref to deploy.
+    pub git_ref: &'a str,
+    /// `deploy` or `redeploy`.
+    pub kind: &'static str,
+    /// `Idempotency-Key` of the request, if any.
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// A line of an app's log.
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct LogLine {
+    /// When it was written.
+    pub timestamp: DateTime<Utc>,
+    /// Where it came from (`web-1`, `router`, `build`...).
+    pub source: String,
+    /// The text.
+    pub message: String,
+}
+
+/// A metric sample.
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct MetricPoint {
+    /// When.
+    pub time: DateTime<Utc>,
+    /// Value.
+    pub value: f64,
+}
+
+/// A metric sample with its kind, as the platform sends it.
+pub struct MetricSample {
+    /// `cpu`, `memory` or `requests`.
+    pub kind: &'static str,
+    /// When.
+    pub time: DateTime<Utc>,
+    /// Value.
+    pub value: f64,
+}
+
+/// An add-on (a database, a cache...).
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct Addon {
+    /// Id.
+    pub id: Uuid,
+    /// App.
+    pub app_id: Uuid,
+    /// Provider, such as `postgresql`.
+    pub provider: String,
+    /// Plan.
+    pub plan: String,
+    /// `provisioning`, `running` or `updating`.
+    pub status: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An order for the platform, written in the transaction of the change that asks for it.
+pub struct NewOrder {
+    /// Order type, such as `deployment.create`.
+    pub kind: &'static str,
+    /// Type-specific details.
+    pub data: serde_json::Value,
+}
+
+/// An order in the outbox.
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct Order {
+    /// Stable id the receiver deduplicates on.
+    pub id: Uuid,
+    /// Order type.
+    #[sqlx(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The JSON body delivered.
+    #[sqlx(json)]
+    pub payload: serde_json::Value,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// When it was delivered.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// The last delivery error.
+    pub last_error: Option<String>,
+}
+
+#[derive(FromRow)]
+pub(super) struct DeploymentRow {
+    pub id: Uuid,
+    pub app_id: Uuid,
+    pub git_ref: String,
+    pub kind: String,
+    pub status: String,
+    pub requested_by: Option<Uuid>,
+    pub requested_by_email: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<DeploymentRow> for Deployment {
+    fn from(r: DeploymentRow) -> Deployment {
+        Deployment {
+            id: r.id,
+            app_id: r.app_id,
+            git_ref: r.git_ref,
+            kind: r.kind,
+            status: r.status,
+            requested_by: user_ref(r.requested_by, r.requested_by_email),
+            created_at: r.created_at,
+            finished_at: r.finished_at,
         }
     }
 }

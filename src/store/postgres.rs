@@ -6,6 +6,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 #[allow(clippy::wildcard_imports)]
 use super::sql::*;
+#[allow(clippy::wildcard_imports)]
+use super::sql_resources::*;
 use super::{PoolSettings, StoreError, StoreResult};
 
 /// [`Store`](super::Store) on Postgres.
@@ -19,9 +21,7 @@ impl PgStore {
     pub async fn connect(url: &str, settings: PoolSettings) -> StoreResult<PgStore> {
         let statement_timeout = settings.statement_timeout.as_millis().to_string();
         let options = PgConnectOptions::from_str(url)
-            .map_err(|e| {
-                StoreError::Other(format!("DATABASE_URL is not a valid Postgres URL: {e}").into())
-            })?
+            .map_err(|e| StoreError::Other(format!("DATABASE_URL is not a valid Postgres URL: {e}").into()))?
             .application_name("rolegate")
             .options([("statement_timeout", statement_timeout.as_str())]);
         let pool = PgPoolOptions::new()
@@ -46,9 +46,10 @@ impl PgStore {
     }
 }
 
-impl_store!(
+impl_store!(PgStore, sqlx::Postgres, backend = "postgres", lock = " for update");
+impl_resource_store!(
     PgStore,
     sqlx::Postgres,
-    backend = "postgres",
-    lock = " for update"
+    lock = " for update",
+    skip_locked = " for update skip locked"
 );

@@ -9,7 +9,7 @@
 /// Columns of an app with its owner; pairs with [`app_from!`] and decodes as `AppRow`.
 macro_rules! app_columns {
     () => {
-        "a.id, a.name, a.default_branch, a.created_at, a.updated_at, \
+        "a.id, a.name, a.default_branch, a.created_at, a.updated_at, a.formation, \
          ou.id as owner_id, ou.email as owner_email"
     };
 }
@@ -45,7 +45,7 @@ macro_rules! access_sql {
             ", \
                a.id as app_id, a.name as app_name, a.default_branch, \
                a.created_at as app_created_at, a.updated_at as app_updated_at, \
-               ou.id as owner_id, ou.email as owner_email, \
+               a.formation, ou.id as owner_id, ou.email as owner_email, \
                m.id as membership_id, m.role as role \
              from api_tokens t \
              join users u on u.id = t.user_id \
@@ -94,8 +94,8 @@ macro_rules! impl_store {
                 event: $crate::store::NewEvent<'_>,
             ) -> $crate::store::StoreResult<()> {
                 sqlx::query(
-                    "insert into events (id, app_id, app_name, actor_id, actor_email, type, data, created_at) \
-                     values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "insert into events (id, app_id, app_name, actor_id, actor_email, type, data, secret, created_at) \
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(uuid::Uuid::now_v7())
                 .bind(event.app_id)
@@ -104,6 +104,7 @@ macro_rules! impl_store {
                 .bind(event.actor.map(|a| a.email.as_str()))
                 .bind(event.kind)
                 .bind(sqlx::types::Json(&event.data))
+                .bind(event.secret)
                 .bind(event.now)
                 .execute(&mut *conn)
                 .await?;
@@ -311,7 +312,7 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await?;
                 let data = serde_json::json!({ "name": name, "default_branch": branch });
-                let event = $crate::store::NewEvent { app_id: id, app_name: name.as_str(), actor: Some(owner), kind: "app.created", data, now };
+                let event = $crate::store::NewEvent { app_id: id, app_name: name.as_str(), actor: Some(owner), kind: "app.created", data, secret: None, now };
                 Self::insert_event(&mut tx, event).await?;
                 let app = Self::fetch_app(&mut tx, id).await?;
                 tx.commit().await?;
@@ -355,7 +356,7 @@ macro_rules! impl_store {
                     return Err($crate::store::StoreError::NotFound);
                 }
                 let data = serde_json::json!({ "default_branch": { "from": app.default_branch, "to": branch } });
-                let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "app.updated", data, now };
+                let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "app.updated", data, secret: None, now };
                 Self::insert_event(&mut tx, event).await?;
                 let app = Self::fetch_app(&mut tx, app.id).await?;
                 tx.commit().await?;
@@ -380,7 +381,7 @@ macro_rules! impl_store {
                     return Err($crate::store::StoreError::NotFound);
                 }
                 let data = serde_json::json!({ "from": app.name, "to": name });
-                let event = $crate::store::NewEvent { app_id: app.id, app_name: name.as_str(), actor: Some(actor), kind: "app.renamed", data, now };
+                let event = $crate::store::NewEvent { app_id: app.id, app_name: name.as_str(), actor: Some(actor), kind: "app.renamed", data, secret: None, now };
                 Self::insert_event(&mut tx, event).await?;
                 let app = Self::fetch_app(&mut tx, app.id).await?;
                 tx.commit().await?;
@@ -399,7 +400,7 @@ macro_rules! impl_store {
                     return Err($crate::store::StoreError::NotFound);
                 }
                 let data = serde_json::json!({ "name": app.name });
-                let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "app.deleted", data, now };
+                let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "app.deleted", data, secret: None, now };
                 Self::insert_event(&mut tx, event).await?;
                 tx.commit().await?;
                 Ok(())
@@ -449,7 +450,7 @@ macro_rules! impl_store {
                     "from": { "id": actor.id, "email": actor.email },
                     "to": { "id": to, "email": new_owner_email },
                 });
-                let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "app.transferred", data, now };
+                let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "app.transferred", data, secret: None, now };
                 Self::insert_event(&mut tx, event).await?;
                 let app = Self::fetch_app(&mut tx, app.id).await?;
                 tx.commit().await?;
@@ -506,7 +507,7 @@ macro_rules! impl_store {
                     "collaborator_id": id, "user_id": member.user_id, "email": member.email,
                     "previous_role": previous, "role": role,
                 });
-                let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "collaborator.role_changed", data, now };
+                let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "collaborator.role_changed", data, secret: None, now };
                 Self::insert_event(&mut tx, event).await?;
                 tx.commit().await?;
                 Ok(member)
@@ -538,7 +539,7 @@ macro_rules! impl_store {
                     "collaborator_id": id, "user_id": member.user_id, "email": member.email, "role": member.role,
                 });
                 let kind = if left { "collaborator.left" } else { "collaborator.removed" };
-                let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind, data, now };
+                let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind, data, secret: None, now };
                 Self::insert_event(&mut tx, event).await?;
                 tx.commit().await?;
                 Ok(())
@@ -589,7 +590,7 @@ macro_rules! impl_store {
                 let data = serde_json::json!({ "invitation_id": new.id, "email": new.email, "role": new.role });
                 let event = $crate::store::NewEvent {
                     app_id: new.app.id, app_name: &new.app.name, actor: Some(new.invited_by),
-                    kind: "collaborator.invited", data, now: new.now,
+                    kind: "collaborator.invited", data, secret: None, now: new.now,
                 };
                 Self::insert_event(&mut tx, event).await?;
                 tx.commit().await?;
@@ -635,7 +636,7 @@ macro_rules! impl_store {
                 .await?;
                 let (email, role) = revoked.ok_or($crate::store::StoreError::NotFound)?;
                 let data = serde_json::json!({ "invitation_id": id, "email": email, "role": role });
-                let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "collaborator.invitation_revoked", data, now };
+                let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "collaborator.invitation_revoked", data, secret: None, now };
                 Self::insert_event(&mut tx, event).await?;
                 tx.commit().await?;
                 Ok(())
@@ -724,7 +725,7 @@ macro_rules! impl_store {
                 let data = serde_json::json!({
                     "invitation_id": id, "collaborator_id": member_id, "user_id": user.id, "email": user.email, "role": role,
                 });
-                let event = $crate::store::NewEvent { app_id, app_name: &app_name, actor: Some(user), kind: "collaborator.accepted", data, now };
+                let event = $crate::store::NewEvent { app_id, app_name: &app_name, actor: Some(user), kind: "collaborator.accepted", data, secret: None, now };
                 Self::insert_event(&mut tx, event).await?;
                 tx.commit().await?;
                 Ok($crate::store::Accepted::Member(member))
@@ -754,7 +755,7 @@ macro_rules! impl_store {
                     .fetch_one(&mut *tx)
                     .await?;
                 let data = serde_json::json!({ "invitation_id": id, "email": user.email, "role": role });
-                let event = $crate::store::NewEvent { app_id, app_name: &app_name, actor: Some(user), kind: "collaborator.declined", data, now };
+                let event = $crate::store::NewEvent { app_id, app_name: &app_name, actor: Some(user), kind: "collaborator.declined", data, secret: None, now };
                 Self::insert_event(&mut tx, event).await?;
                 tx.commit().await?;
                 Ok(true)
@@ -767,7 +768,7 @@ macro_rules! impl_store {
                 limit: u32,
             ) -> $crate::store::StoreResult<Vec<$crate::store::Event>> {
                 let rows: Vec<$crate::store::models::EventRow> = sqlx::query_as(
-                    "select id, app_id, app_name, type, actor_id, actor_email, data, created_at from events \
+                    "select id, app_id, app_name, type, actor_id, actor_email, data, secret, created_at from events \
                      where app_id = $1 and id < $2 order by id desc limit $3",
                 )
                 .bind(app_id)
@@ -782,6 +783,5 @@ macro_rules! impl_store {
 }
 
 pub(crate) use {
-    access_sql, app_columns, app_from, caller_columns, collaborator_select, impl_store,
-    invitation_select, live_token,
+    access_sql, app_columns, app_from, caller_columns, collaborator_select, impl_store, invitation_select, live_token,
 };

@@ -7,12 +7,12 @@
 
 use std::str::FromStr;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 #[allow(clippy::wildcard_imports)]
 use super::sql::*;
+#[allow(clippy::wildcard_imports)]
+use super::sql_resources::*;
 use super::{PoolSettings, StoreError, StoreResult};
 
 /// [`Store`](super::Store) on SQLite.
@@ -26,9 +26,7 @@ impl SqliteStore {
     /// Opens (creating if missing) the file and applies `migrations/sqlite`.
     pub async fn connect(url: &str, settings: PoolSettings) -> StoreResult<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| {
-                StoreError::Other(format!("DATABASE_URL is not a valid SQLite URL: {e}").into())
-            })?
+            .map_err(|e| StoreError::Other(format!("DATABASE_URL is not a valid SQLite URL: {e}").into()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -61,3 +59,4 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, backend = "sqlite", lock = "");
+impl_resource_store!(SqliteStore, sqlx::Sqlite, lock = "", skip_locked = "");

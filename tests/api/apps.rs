@@ -20,17 +20,11 @@ on_both_backends!(
 async fn creating_an_app_makes_the_caller_owner(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let ada = app.signup("ada@example.com").await;
-    let created = app
-        .post("/v1/apps", &ada.jwt, json!({"name": "web"}))
-        .await
-        .expect(201);
+    let created = app.post("/v1/apps", &ada.jwt, json!({"name": "web"})).await.expect(201);
     assert_eq!(created.body["name"], "web");
     assert_eq!(created.body["default_branch"], "main");
     assert_eq!(created.body["role"], "owner");
-    assert_eq!(
-        created.body["owner"],
-        json!({"id": ada.id, "email": "ada@example.com"})
-    );
+    assert_eq!(created.body["owner"], json!({"id": ada.id, "email": "ada@example.com"}));
     assert_eq!(created.body["created_at"], created.body["updated_at"]);
 
     let other = app
@@ -43,10 +37,7 @@ async fn creating_an_app_makes_the_caller_owner(backend: Backend) {
         .expect(201);
     assert_eq!(other.body["default_branch"], "release/1.x");
 
-    let collaborators = app
-        .get("/v1/apps/web/collaborators", &ada.jwt)
-        .await
-        .expect(200);
+    let collaborators = app.get("/v1/apps/web/collaborators", &ada.jwt).await.expect(200);
     let items = collaborators.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["role"], "owner");
@@ -66,28 +57,17 @@ async fn app_names_are_checked_and_unique(backend: Backend) {
         "we_b",
         "deadbeef-dead-beef-dead-beefdeadbeef",
     ] {
-        let resp = app
-            .post("/v1/apps", &ada.jwt, json!({"name": bad}))
-            .await
-            .problem(422);
+        let resp = app.post("/v1/apps", &ada.jwt, json!({"name": bad})).await.problem(422);
         assert_eq!(resp.body["errors"][0]["field"], "name", "{bad}");
     }
     let resp = app
-        .post(
-            "/v1/apps",
-            &ada.jwt,
-            json!({"name": "web", "default_branch": "a..b"}),
-        )
+        .post("/v1/apps", &ada.jwt, json!({"name": "web", "default_branch": "a..b"}))
         .await
         .problem(422);
     assert_eq!(resp.body["errors"][0]["field"], "default_branch");
-    app.post(
-        "/v1/apps",
-        &ada.jwt,
-        json!({"name": "web", "owner_id": bob.id}),
-    )
-    .await
-    .problem(422);
+    app.post("/v1/apps", &ada.jwt, json!({"name": "web", "owner_id": bob.id}))
+        .await
+        .problem(422);
     app.post("/v1/apps", &ada.jwt, json!({})).await.problem(422);
 
     app.create_app(&ada, "web").await;
@@ -106,8 +86,7 @@ async fn apps_are_listed_by_name_with_cursor_pagination(backend: Backend) {
         app.create_app(&ada, name).await;
     }
     app.create_app(&bob, "delta").await;
-    app.add_member(&bob, "delta", &ada, "limited_collaborator")
-        .await;
+    app.add_member(&bob, "delta", &ada, "limited_collaborator").await;
     app.create_app(&bob, "echo").await;
 
     let page = app.get("/v1/apps?limit=2", &ada.jwt).await.expect(200);
@@ -120,17 +99,10 @@ async fn apps_are_listed_by_name_with_cursor_pagination(backend: Backend) {
     assert_eq!(names, ["alpha", "bravo"]);
     assert_eq!(page.body["next_cursor"], "bravo");
 
-    let page = app
-        .get("/v1/apps?limit=2&cursor=bravo", &ada.jwt)
-        .await
-        .expect(200);
+    let page = app.get("/v1/apps?limit=2&cursor=bravo", &ada.jwt).await.expect(200);
     let items = page.body["items"].as_array().unwrap();
     let names: Vec<_> = items.iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(
-        names,
-        ["charlie", "delta"],
-        "only apps where ada has a role"
-    );
+    assert_eq!(names, ["charlie", "delta"], "only apps where ada has a role");
     assert_eq!(items[1]["role"], "limited_collaborator");
     assert_eq!(items[1]["owner"]["email"], "bob@example.com");
     assert!(page.body["next_cursor"].is_null());
@@ -148,10 +120,7 @@ async fn apps_are_addressed_by_name_or_id(backend: Backend) {
     let created = app.create_app(&ada, "web").await;
     let id = created["id"].as_str().unwrap();
     let by_name = app.get("/v1/apps/web", &ada.jwt).await.expect(200);
-    let by_id = app
-        .get(&format!("/v1/apps/{id}"), &ada.jwt)
-        .await
-        .expect(200);
+    let by_id = app.get(&format!("/v1/apps/{id}"), &ada.jwt).await.expect(200);
     assert_eq!(by_name.body, by_id.body);
     assert_eq!(by_name.body, created);
 }
@@ -166,15 +135,9 @@ async fn the_default_branch_can_be_changed(backend: Backend) {
         .expect(200);
     assert_eq!(updated.body["default_branch"], "trunk");
     assert_ne!(updated.body["updated_at"], updated.body["created_at"]);
-    assert_eq!(
-        app.get("/v1/apps/web", &ada.jwt).await.body["default_branch"],
-        "trunk"
-    );
+    assert_eq!(app.get("/v1/apps/web", &ada.jwt).await.body["default_branch"], "trunk");
 
-    let unchanged = app
-        .patch("/v1/apps/web", &ada.jwt, json!({}))
-        .await
-        .expect(200);
+    let unchanged = app.patch("/v1/apps/web", &ada.jwt, json!({})).await.expect(200);
     assert_eq!(unchanged.body["default_branch"], "trunk");
     let resp = app
         .patch("/v1/apps/web", &ada.jwt, json!({"name": "other"}))
@@ -186,13 +149,9 @@ async fn the_default_branch_can_be_changed(backend: Backend) {
             .unwrap()
             .contains("unknown field `name`")
     );
-    app.patch(
-        "/v1/apps/web",
-        &ada.jwt,
-        json!({"default_branch": "bad branch"}),
-    )
-    .await
-    .problem(422);
+    app.patch("/v1/apps/web", &ada.jwt, json!({"default_branch": "bad branch"}))
+        .await
+        .problem(422);
     app.patch("/v1/apps/web", &ada.jwt, json!({"default_branch": 3}))
         .await
         .problem(422);
@@ -214,42 +173,25 @@ async fn renaming_moves_the_name(backend: Backend) {
     app.post("/v1/apps/site/rename", &ada.jwt, json!({"name": "taken"}))
         .await
         .problem(409);
-    app.post(
-        "/v1/apps/site/rename",
-        &ada.jwt,
-        json!({"name": "Bad Name"}),
-    )
-    .await
-    .problem(422);
+    app.post("/v1/apps/site/rename", &ada.jwt, json!({"name": "Bad Name"}))
+        .await
+        .problem(422);
     app.get("/v1/apps/site", &ada.jwt).await.expect(200);
 }
 
 async fn deleting_takes_memberships_and_invitations_along(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let team = app.team("web").await;
-    let pending = app
-        .invite(&team.owner, "web", "later@example.com", None)
-        .await;
-    app.delete("/v1/apps/web", &team.owner.jwt)
-        .await
-        .expect(204);
+    let pending = app.invite(&team.owner, "web", "later@example.com", None).await;
+    app.delete("/v1/apps/web", &team.owner.jwt).await.expect(204);
     app.get("/v1/apps/web", &team.owner.jwt).await.problem(404);
-    app.get("/v1/apps/web", &team.collaborator.jwt)
-        .await
-        .problem(404);
-    let listed = app
-        .get("/v1/apps", &team.collaborator.jwt)
-        .await
-        .expect(200);
+    app.get("/v1/apps/web", &team.collaborator.jwt).await.problem(404);
+    let listed = app.get("/v1/apps", &team.collaborator.jwt).await.expect(200);
     assert_eq!(listed.body["items"], json!([]));
     let later = app.signup("later@example.com").await;
-    app.post(
-        "/v1/invitations/accept",
-        &later.jwt,
-        json!({"token": pending["token"]}),
-    )
-    .await
-    .problem(404);
+    app.post("/v1/invitations/accept", &later.jwt, json!({"token": pending["token"]}))
+        .await
+        .problem(404);
     assert_eq!(
         app.get("/v1/users/self/invitations", &later.jwt).await.body["items"],
         json!([])
@@ -277,13 +219,9 @@ async fn transfer_swaps_owner_and_collaborator_atomically(backend: Backend) {
     )
     .await
     .problem(422);
-    app.post(
-        "/v1/apps/web/transfer",
-        &team.owner.jwt,
-        json!({"user_id": "nope"}),
-    )
-    .await
-    .problem(422);
+    app.post("/v1/apps/web/transfer", &team.owner.jwt, json!({"user_id": "nope"}))
+        .await
+        .problem(422);
     app.post(
         "/v1/apps/web/transfer",
         &team.collaborator.jwt,
@@ -323,14 +261,9 @@ async fn transfer_swaps_owner_and_collaborator_atomically(backend: Backend) {
     assert_eq!(roles.iter().filter(|(_, r)| r == "owner").count(), 1);
 
     // The former owner lost owner-only powers on their very next request.
-    let perms = app
-        .get("/v1/apps/web/permissions", &team.owner.jwt)
-        .await
-        .expect(200);
+    let perms = app.get("/v1/apps/web/permissions", &team.owner.jwt).await.expect(200);
     assert_eq!(perms.body["role"], "collaborator");
-    app.delete("/v1/apps/web", &team.owner.jwt)
-        .await
-        .problem(403);
+    app.delete("/v1/apps/web", &team.owner.jwt).await.problem(403);
     app.post(
         "/v1/apps/web/transfer",
         &team.owner.jwt,
@@ -343,13 +276,9 @@ async fn transfer_swaps_owner_and_collaborator_atomically(backend: Backend) {
 async fn every_change_is_on_the_timeline(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let team = app.team("web").await;
-    app.patch(
-        "/v1/apps/web",
-        &team.owner.jwt,
-        json!({"default_branch": "trunk"}),
-    )
-    .await
-    .expect(200);
+    app.patch("/v1/apps/web", &team.owner.jwt, json!({"default_branch": "trunk"}))
+        .await
+        .expect(200);
     app.patch(
         &format!("/v1/apps/web/collaborators/{}", team.collaborator_id),
         &team.owner.jwt,
@@ -357,13 +286,9 @@ async fn every_change_is_on_the_timeline(backend: Backend) {
     )
     .await
     .expect(200);
-    app.post(
-        "/v1/apps/web/rename",
-        &team.owner.jwt,
-        json!({"name": "site"}),
-    )
-    .await
-    .expect(200);
+    app.post("/v1/apps/web/rename", &team.owner.jwt, json!({"name": "site"}))
+        .await
+        .expect(200);
     app.delete(
         &format!("/v1/apps/site/collaborators/{}", team.limited_id),
         &team.limited.jwt,
@@ -399,10 +324,7 @@ async fn every_change_is_on_the_timeline(backend: Backend) {
     assert_eq!(role_change["data"]["previous_role"], "collaborator");
     assert_eq!(role_change["data"]["role"], "limited_collaborator");
     assert_eq!(role_change["actor"]["email"], team.owner.email.as_str());
-    assert_eq!(
-        events.body["items"][1]["data"],
-        json!({"from": "web", "to": "site"})
-    );
+    assert_eq!(events.body["items"][1]["data"], json!({"from": "web", "to": "site"}));
 
     let first = app
         .get("/v1/apps/site/events?limit=4", &team.owner.jwt)

@@ -48,9 +48,7 @@ async fn call(app: &TestApp, verb: Method, path: &str, token: Option<&str>) -> R
 async fn setup(app: &TestApp, name: &str) -> (Team, Targets) {
     let team = app.team(name).await;
     let target = app.signup(&format!("target@{name}.test")).await;
-    let member = app
-        .add_member(&team.owner, name, &target, "limited_collaborator")
-        .await;
+    let member = app.add_member(&team.owner, name, &target, "limited_collaborator").await;
     let invitation = app
         .invite(&team.owner, name, &format!("pending@{name}.test"), None)
         .await;
@@ -153,8 +151,7 @@ async fn every_app_route_answers_each_role_as_the_matrix_says(backend: Backend) 
         ] {
             let resp = call(&app, verb.clone(), &path, Some(&user.jwt)).await;
             if role.can(permission) {
-                let denied = resp.status.as_u16() == 403
-                    && resp.body["required_permission"] == permission.as_str();
+                let denied = resp.status.as_u16() == 403 && resp.body["required_permission"] == permission.as_str();
                 assert!(
                     !denied,
                     "{what}: {role} holds {permission} but was refused: {}",
@@ -165,11 +162,7 @@ async fn every_app_route_answers_each_role_as_the_matrix_says(backend: Backend) 
                     "{what} as {role}: {}",
                     resp.text
                 );
-                assert!(
-                    resp.status.as_u16() < 500,
-                    "{what} as {role}: {}",
-                    resp.text
-                );
+                assert!(resp.status.as_u16() < 500, "{what} as {role}: {}", resp.text);
             } else {
                 let resp = resp.problem(403);
                 assert_eq!(
@@ -181,16 +174,10 @@ async fn every_app_route_answers_each_role_as_the_matrix_says(backend: Backend) 
             }
             cells += 1;
         }
-        assert!(matches!(
-            route.access,
-            Access::App(_) | Access::AppOrSelf(_)
-        ));
+        assert!(matches!(route.access, Access::App(_) | Access::AppOrSelf(_)));
     }
     println!("authorization matrix: {cells} cells checked");
-    let app_routes = ROUTES
-        .iter()
-        .filter(|r| r.access.permission().is_some())
-        .count();
+    let app_routes = ROUTES.iter().filter(|r| r.access.permission().is_some()).count();
     assert_eq!(cells, app_routes * 7);
 }
 
@@ -202,19 +189,9 @@ async fn permissions_endpoint_reports_the_matrix_for_each_role(backend: Backend)
         (Role::Collaborator, &team.collaborator),
         (Role::LimitedCollaborator, &team.limited),
     ] {
-        let resp = app
-            .get("/v1/apps/web/permissions", &user.jwt)
-            .await
-            .expect(200);
-        let expected: Vec<Value> = role
-            .permissions()
-            .iter()
-            .map(|p| json!(p.as_str()))
-            .collect();
-        assert_eq!(
-            resp.body,
-            json!({"role": role.as_str(), "permissions": expected})
-        );
+        let resp = app.get("/v1/apps/web/permissions", &user.jwt).await.expect(200);
+        let expected: Vec<Value> = role.permissions().iter().map(|p| json!(p.as_str())).collect();
+        assert_eq!(resp.body, json!({"role": role.as_str(), "permissions": expected}));
         let shown = app
             .get(&format!("/v1/apps/{}", team.app_id), &user.jwt)
             .await
@@ -232,30 +209,16 @@ async fn forged_and_foreign_jwts_are_401(backend: Backend) {
     let tokens = app.get("/v1/tokens", &team.owner.jwt).await.expect(200);
     let tid = tokens.body["items"][0]["id"].as_str().unwrap().to_owned();
     let sign = |claims: &Value, key: &[u8]| {
-        encode(
-            &Header::new(Algorithm::HS256),
-            claims,
-            &EncodingKey::from_secret(key),
-        )
-        .unwrap()
+        encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(key)).unwrap()
     };
 
     // Control: the right key and a live token id work.
-    let good = sign(
-        &claims(&tid, now + 600),
-        crate::common::JWT_SECRET.as_bytes(),
-    );
+    let good = sign(&claims(&tid, now + 600), crate::common::JWT_SECRET.as_bytes());
     app.get("/v1/apps/web", &good).await.expect(200);
 
     let bad = [
-        sign(
-            &claims(&tid, now + 600),
-            b"another-secret-another-secret-another",
-        ),
-        sign(
-            &claims(&tid, now - 600),
-            crate::common::JWT_SECRET.as_bytes(),
-        ),
+        sign(&claims(&tid, now + 600), b"another-secret-another-secret-another"),
+        sign(&claims(&tid, now - 600), crate::common::JWT_SECRET.as_bytes()),
         sign(
             &claims(&uuid::Uuid::now_v7().to_string(), now + 600),
             crate::common::JWT_SECRET.as_bytes(),

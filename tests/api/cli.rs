@@ -7,21 +7,34 @@ use serde_json::Value;
 
 fn rolegate() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rolegate"));
-    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("RUST_LOG", "warn");
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn");
     cmd
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
 fn bad_configuration_stops_start_up_naming_the_variable() {
-    for (var, value) in [("ROLEGATE_JWT_TTL", "soon"), ("ROLEGATE_SIGNUP", "maybe"), ("DATABASE_URL", "mysql://x")] {
+    for (var, value) in [
+        ("ROLEGATE_JWT_TTL", "soon"),
+        ("ROLEGATE_SIGNUP", "maybe"),
+        ("DATABASE_URL", "mysql://x"),
+    ] {
         let out = rolegate().env(var, value).output().unwrap();
         assert!(!out.status.success());
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(var) || stderr.contains("DATABASE_URL"), "{var}: {stderr}");
+        assert!(
+            stderr.contains(var) || stderr.contains("DATABASE_URL"),
+            "{var}: {stderr}"
+        );
     }
 }
 
@@ -30,7 +43,15 @@ async fn users_create_prints_a_working_token_and_the_server_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("cli.db").display());
     let mut create = rolegate()
-        .args(["users", "create", "--email", "Admin@Example.com", "--name", "Admin", "--password-stdin"])
+        .args([
+            "users",
+            "create",
+            "--email",
+            "Admin@Example.com",
+            "--name",
+            "Admin",
+            "--password-stdin",
+        ])
         .env("DATABASE_URL", &db)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -38,7 +59,12 @@ async fn users_create_prints_a_working_token_and_the_server_stops_on_sigterm() {
         .unwrap();
     {
         use std::io::Write;
-        create.stdin.take().unwrap().write_all(b"a long admin password\n").unwrap();
+        create
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a long admin password\n")
+            .unwrap();
     }
     let out = create.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -48,7 +74,11 @@ async fn users_create_prints_a_working_token_and_the_server_stops_on_sigterm() {
     let token = printed["api_token"].as_str().unwrap().to_owned();
     assert!(token.starts_with("rg_"));
 
-    let again = rolegate().args(["users", "create", "--email", "admin@example.com"]).env("DATABASE_URL", &db).output().unwrap();
+    let again = rolegate()
+        .args(["users", "create", "--email", "admin@example.com"])
+        .env("DATABASE_URL", &db)
+        .output()
+        .unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 
@@ -67,11 +97,29 @@ async fn users_create_prints_a_working_token_and_the_server_stops_on_sigterm() {
         assert!(started.elapsed() < Duration::from_secs(20), "server did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let me: Value = client.get(format!("{base}/v1/users/self")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let me: Value = client
+        .get(format!("{base}/v1/users/self"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["email"], "admin@example.com");
-    let created = client.post(format!("{base}/v1/tokens")).basic_auth("admin@example.com", Some("a long admin password")).send().await.unwrap();
+    let created = client
+        .post(format!("{base}/v1/tokens"))
+        .basic_auth("admin@example.com", Some("a long admin password"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created.status(), 201);
-    let signup = client.post(format!("{base}/v1/users")).json(&serde_json::json!({"email": "x@example.com", "password": "0123456789"})).send().await.unwrap();
+    let signup = client
+        .post(format!("{base}/v1/users"))
+        .json(&serde_json::json!({"email": "x@example.com", "password": "0123456789"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(signup.status(), 403);
 
     let pid = server.id().to_string();
@@ -82,7 +130,10 @@ async fn users_create_prints_a_working_token_and_the_server_stops_on_sigterm() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(stopped.elapsed() < Duration::from_secs(10), "server did not stop on SIGTERM");
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "server did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -29,9 +29,7 @@ impl Backend {
             Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
             _ => {
                 if std::env::var("ROLEGATE_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-                    panic!(
-                        "ROLEGATE_TEST_REQUIRE_POSTGRES=1 but ROLEGATE_TEST_POSTGRES_URL is unset"
-                    );
+                    panic!("ROLEGATE_TEST_REQUIRE_POSTGRES=1 but ROLEGATE_TEST_POSTGRES_URL is unset");
                 }
                 eprintln!("skipped: set ROLEGATE_TEST_POSTGRES_URL to run the Postgres suite");
                 None
@@ -96,13 +94,9 @@ impl Drop for Database {
 
 /// The same server URL pointing at another database.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
+    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{name}", &base[..host_end]);
     if let Some(q) = query {
         out.push('?');
@@ -124,12 +118,7 @@ impl Resp {
     /// Asserts the status, printing the body when it differs.
     #[track_caller]
     pub fn expect(self, status: u16) -> Resp {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.text
-        );
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
         self
     }
 
@@ -137,12 +126,7 @@ impl Resp {
     #[track_caller]
     pub fn problem(self, status: u16) -> Resp {
         let resp = self.expect(status);
-        assert_eq!(
-            resp.content_type(),
-            "application/problem+json",
-            "{}",
-            resp.text
-        );
+        assert_eq!(resp.content_type(), "application/problem+json", "{}", resp.text);
         assert_eq!(resp.body["status"], status, "{}", resp.text);
         assert!(
             resp.body["type"]
@@ -201,6 +185,9 @@ impl Drop for TestApp {
 /// The JWT secret of every test server (tests forge tokens with it).
 pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 
+/// The secrets key of every test server (base64 of 32 bytes).
+pub const SECRETS_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
 static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 impl TestApp {
@@ -215,10 +202,7 @@ impl TestApp {
     }
 
     /// Starts the server with the real routes plus `extra`, which are not in the route table.
-    pub async fn spawn_with_extra_routes(
-        backend: Backend,
-        extra: axum::Router<rolegate::AppState>,
-    ) -> TestApp {
+    pub async fn spawn_with_extra_routes(backend: Backend, extra: axum::Router<rolegate::AppState>) -> TestApp {
         TestApp::spawn_inner(backend, &[], Some(rolegate::api::routes().merge(extra))).await
     }
 
@@ -265,18 +249,15 @@ impl TestApp {
                 "ROLEGATE_PUBLIC_URL".to_owned(),
                 "https://dashboard.example.com".to_owned(),
             ),
+            ("ROLEGATE_SECRETS_KEY".to_owned(), SECRETS_KEY.to_owned()),
         ]);
         for (k, v) in vars {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
         let clock = Arc::new(ManualClock::default());
-        let state = rolegate::build_state(config, clock.clone())
-            .await
-            .expect("build state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let state = rolegate::build_state(config, clock.clone()).await.expect("build state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         let shutdown = async move {
@@ -288,11 +269,7 @@ impl TestApp {
             }
             Some(routes) => {
                 let router = rolegate::router_with(routes, state);
-                tokio::spawn(async move {
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(shutdown)
-                        .await
-                });
+                tokio::spawn(async move { axum::serve(listener, router).with_graceful_shutdown(shutdown).await });
             }
         }
         TestApp {
@@ -305,13 +282,7 @@ impl TestApp {
     }
 
     /// Sends a request; `body` is sent as JSON when present.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Resp {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -346,8 +317,7 @@ impl TestApp {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Resp {
-        self.call(Method::PATCH, path, Some(token), Some(body))
-            .await
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Resp {
@@ -454,12 +424,8 @@ impl TestApp {
         let outsider = self.signup(&format!("outsider@{app}.test")).await;
         let created = self.create_app(&owner, app).await;
         self.create_app(&outsider, &format!("{app}-other")).await;
-        let collaborator_row = self
-            .add_member(&owner, app, &collaborator, "collaborator")
-            .await;
-        let limited_row = self
-            .add_member(&owner, app, &limited, "limited_collaborator")
-            .await;
+        let collaborator_row = self.add_member(&owner, app, &collaborator, "collaborator").await;
+        let limited_row = self.add_member(&owner, app, &limited, "limited_collaborator").await;
         Team {
             app: app.to_owned(),
             app_id: created["id"].as_str().expect("id").to_owned(),

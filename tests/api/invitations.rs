@@ -39,16 +39,11 @@ async fn invitations_default_to_limited_collaborator(backend: Backend) {
         inv["invitation_link"],
         format!("https://dashboard.example.com/invitations/accept#token={token}")
     );
-    let created =
-        chrono::DateTime::parse_from_rfc3339(inv["created_at"].as_str().unwrap()).unwrap();
-    let expires =
-        chrono::DateTime::parse_from_rfc3339(inv["expires_at"].as_str().unwrap()).unwrap();
+    let created = chrono::DateTime::parse_from_rfc3339(inv["created_at"].as_str().unwrap()).unwrap();
+    let expires = chrono::DateTime::parse_from_rfc3339(inv["expires_at"].as_str().unwrap()).unwrap();
     assert_eq!(expires - created, TimeDelta::days(7));
 
-    let list = app
-        .get("/v1/apps/web/invitations", &ada.jwt)
-        .await
-        .expect(200);
+    let list = app.get("/v1/apps/web/invitations", &ada.jwt).await.expect(200);
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     assert!(list.body["items"][0].get("token").is_none());
     assert!(!list.text.contains(token));
@@ -63,10 +58,7 @@ async fn invitations_default_to_limited_collaborator(backend: Backend) {
     assert_eq!(member.body["invited_by"]["id"], ada.id.as_str());
     let app_view = app.get("/v1/apps/web", &bob.jwt).await.expect(200);
     assert_eq!(app_view.body["role"], "limited_collaborator");
-    let list = app
-        .get("/v1/apps/web/invitations", &ada.jwt)
-        .await
-        .expect(200);
+    let list = app.get("/v1/apps/web/invitations", &ada.jwt).await.expect(200);
     assert_eq!(list.body["items"][0]["status"], "accepted");
 }
 
@@ -89,8 +81,7 @@ async fn invitations_are_refused_for_members_duplicates_and_high_roles(backend: 
     )
     .await
     .problem(409);
-    app.invite(&team.owner, "web", "new@example.com", None)
-        .await;
+    app.invite(&team.owner, "web", "new@example.com", None).await;
     let resp = app
         .post(
             "/v1/apps/web/invitations",
@@ -133,12 +124,7 @@ async fn invitations_are_refused_for_members_duplicates_and_high_roles(backend: 
     .problem(422);
     // A collaborator may invite collaborators (their own role), not more.
     let inv = app
-        .invite(
-            &team.collaborator,
-            "web",
-            "peer@example.com",
-            Some("collaborator"),
-        )
+        .invite(&team.collaborator, "web", "peer@example.com", Some("collaborator"))
         .await;
     assert_eq!(inv["role"], "collaborator");
     let resp = app
@@ -168,20 +154,13 @@ async fn accepting_checks_the_email_and_the_state(backend: Backend) {
         .post("/v1/invitations/accept", &eve.jwt, json!({"token": token}))
         .await
         .problem(403);
-    assert_eq!(
-        resp.detail(),
-        "this invitation was sent to another email address"
-    );
+    assert_eq!(resp.detail(), "this invitation was sent to another email address");
     app.post("/v1/invitations/decline", &eve.jwt, json!({"token": token}))
         .await
         .problem(403);
-    app.post(
-        "/v1/invitations/accept",
-        &bob.jwt,
-        json!({"token": "rgi_unknown"}),
-    )
-    .await
-    .problem(404);
+    app.post("/v1/invitations/accept", &bob.jwt, json!({"token": "rgi_unknown"}))
+        .await
+        .problem(404);
     app.post("/v1/invitations/accept", &bob.jwt, json!({}))
         .await
         .problem(422);
@@ -218,31 +197,19 @@ async fn accepting_checks_the_email_and_the_state(backend: Backend) {
     .await
     .problem(404);
     let resp = app
-        .post(
-            "/v1/invitations/accept",
-            &eve.jwt,
-            json!({"token": inv["token"]}),
-        )
+        .post("/v1/invitations/accept", &eve.jwt, json!({"token": inv["token"]}))
         .await
         .problem(410);
     assert!(resp.detail().contains("revoked"));
 
     // Declined.
     let inv = app.invite(&ada, "web", "eve@example.com", None).await;
-    app.post(
-        "/v1/invitations/decline",
-        &eve.jwt,
-        json!({"token": inv["token"]}),
-    )
-    .await
-    .expect(204);
-    app.post(
-        "/v1/invitations/accept",
-        &eve.jwt,
-        json!({"token": inv["token"]}),
-    )
-    .await
-    .problem(410);
+    app.post("/v1/invitations/decline", &eve.jwt, json!({"token": inv["token"]}))
+        .await
+        .expect(204);
+    app.post("/v1/invitations/accept", &eve.jwt, json!({"token": inv["token"]}))
+        .await
+        .problem(410);
     app.get("/v1/apps/web", &eve.jwt).await.problem(404);
 
     let statuses: Vec<_> = app.get("/v1/apps/web/invitations", &ada.jwt).await.body["items"]
@@ -273,25 +240,16 @@ async fn expired_invitations_are_gone_and_can_be_sent_again(backend: Backend) {
     let ada = app.signup("ada@example.com").await;
     let bob = app.signup("bob@example.com").await;
     app.create_app(&ada, "web").await;
-    let inv = app
-        .invite(&ada, "web", "bob@example.com", Some("collaborator"))
-        .await;
+    let inv = app.invite(&ada, "web", "bob@example.com", Some("collaborator")).await;
     app.clock.advance(TimeDelta::days(8));
     let ada_token = ada.api_token.clone();
     let bob_token = bob.api_token.clone();
     let resp = app
-        .post(
-            "/v1/invitations/accept",
-            &bob_token,
-            json!({"token": inv["token"]}),
-        )
+        .post("/v1/invitations/accept", &bob_token, json!({"token": inv["token"]}))
         .await
         .problem(410);
     assert!(resp.detail().contains("expired"));
-    let list = app
-        .get("/v1/apps/web/invitations", &ada_token)
-        .await
-        .expect(200);
+    let list = app.get("/v1/apps/web/invitations", &ada_token).await.expect(200);
     assert_eq!(list.body["items"][0]["status"], "expired");
     assert_eq!(
         app.get("/v1/users/self/invitations", &bob_token).await.body["items"],
@@ -321,16 +279,11 @@ async fn the_invitee_sees_and_answers_their_invitations(backend: Backend) {
     let bob = app.signup("bob@example.com").await;
     app.create_app(&ada, "web").await;
     app.create_app(&ada, "api").await;
-    let web = app
-        .invite(&ada, "web", "bob@example.com", Some("collaborator"))
-        .await;
+    let web = app.invite(&ada, "web", "bob@example.com", Some("collaborator")).await;
     let api = app.invite(&ada, "api", "bob@example.com", None).await;
     app.invite(&ada, "api", "someone@example.com", None).await;
 
-    let mine = app
-        .get("/v1/users/self/invitations", &bob.jwt)
-        .await
-        .expect(200);
+    let mine = app.get("/v1/users/self/invitations", &bob.jwt).await.expect(200);
     let items = mine.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert!(
@@ -341,10 +294,7 @@ async fn the_invitee_sees_and_answers_their_invitations(backend: Backend) {
 
     let member = app
         .post(
-            &format!(
-                "/v1/users/self/invitations/{}/accept",
-                web["id"].as_str().unwrap()
-            ),
+            &format!("/v1/users/self/invitations/{}/accept", web["id"].as_str().unwrap()),
             &bob.jwt,
             json!({}),
         )
@@ -352,10 +302,7 @@ async fn the_invitee_sees_and_answers_their_invitations(backend: Backend) {
         .expect(200);
     assert_eq!(member.body["role"], "collaborator");
     app.post(
-        &format!(
-            "/v1/users/self/invitations/{}/decline",
-            api["id"].as_str().unwrap()
-        ),
+        &format!("/v1/users/self/invitations/{}/decline", api["id"].as_str().unwrap()),
         &bob.jwt,
         json!({}),
     )
@@ -370,22 +317,15 @@ async fn the_invitee_sees_and_answers_their_invitations(backend: Backend) {
     // Someone else's invitation is not found, not forbidden.
     let other = app.invite(&ada, "web", "carol@example.com", None).await;
     app.post(
-        &format!(
-            "/v1/users/self/invitations/{}/accept",
-            other["id"].as_str().unwrap()
-        ),
+        &format!("/v1/users/self/invitations/{}/accept", other["id"].as_str().unwrap()),
         &bob.jwt,
         json!({}),
     )
     .await
     .problem(404);
-    app.post(
-        "/v1/users/self/invitations/not-a-uuid/accept",
-        &bob.jwt,
-        json!({}),
-    )
-    .await
-    .problem(400);
+    app.post("/v1/users/self/invitations/not-a-uuid/accept", &bob.jwt, json!({}))
+        .await
+        .problem(400);
 }
 
 async fn fifty_concurrent_accepts_make_one_membership(backend: Backend) {
@@ -406,19 +346,9 @@ async fn fifty_concurrent_accepts_make_one_membership(backend: Backend) {
         async move { request.send().await.map(|r| r.status().as_u16()) }
     });
     let statuses: Vec<u16> = futures_join_all(attempts).await;
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.iter().all(|s| *s == 200 || *s == 410),
-        "{statuses:?}"
-    );
-    let members = app
-        .get("/v1/apps/web/collaborators", &ada.jwt)
-        .await
-        .expect(200);
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 410), "{statuses:?}");
+    let members = app.get("/v1/apps/web/collaborators", &ada.jwt).await.expect(200);
     let bobs = members.body["items"]
         .as_array()
         .unwrap()

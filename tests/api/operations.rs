@@ -5,7 +5,12 @@ use reqwest::Method;
 use crate::common::{Backend, TestApp};
 use crate::on_both_backends;
 
-on_both_backends!(health_and_readiness, request_ids_go_in_and_out, cors_allows_only_configured_origins, unknown_routes_and_methods_are_problems);
+on_both_backends!(
+    health_and_readiness,
+    request_ids_go_in_and_out,
+    cors_allows_only_configured_origins,
+    unknown_routes_and_methods_are_problems
+);
 
 async fn health_and_readiness(backend: Backend) {
     let postgres = matches!(backend, Backend::Postgres(_));
@@ -18,7 +23,14 @@ async fn health_and_readiness(backend: Backend) {
 
 async fn request_ids_go_in_and_out(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let resp = app.send(app.client.get(format!("{}/healthz", app.base)).header("x-request-id", "req-123")).await.expect(200);
+    let resp = app
+        .send(
+            app.client
+                .get(format!("{}/healthz", app.base))
+                .header("x-request-id", "req-123"),
+        )
+        .await
+        .expect(200);
     assert_eq!(resp.headers["x-request-id"], "req-123");
     let resp = app.call(Method::GET, "/v1/users/self", None, None).await.problem(401);
     let generated = resp.headers["x-request-id"].to_str().unwrap();
@@ -26,7 +38,14 @@ async fn request_ids_go_in_and_out(backend: Backend) {
 }
 
 async fn cors_allows_only_configured_origins(backend: Backend) {
-    let app = TestApp::spawn_with(backend, &[("ROLEGATE_CORS_ORIGINS", "https://dash.example.com, https://admin.example.com")]).await;
+    let app = TestApp::spawn_with(
+        backend,
+        &[(
+            "ROLEGATE_CORS_ORIGINS",
+            "https://dash.example.com, https://admin.example.com",
+        )],
+    )
+    .await;
     let preflight = |origin: &'static str| {
         app.client
             .request(Method::OPTIONS, format!("{}/v1/apps", app.base))
