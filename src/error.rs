@@ -200,6 +200,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound => ApiError::NotFound("not found"),
             StoreError::Conflict(what) => ApiError::Conflict(what.to_string()),
+            StoreError::OutOfRange => ApiError::BadRequest("a value in the request is out of range".into()),
             StoreError::Unavailable(_) => ApiError::Unavailable,
             StoreError::Other(err) => ApiError::Internal(err),
         }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::extract::{Json, Query};
 use super::{Items, PageQuery};
 use crate::authz::middleware::AppContext;
-use crate::authz::{PermissionSet, Role};
+use crate::authz::{Permission, PermissionSet, Role};
 use crate::domain::{AppName, BranchName};
 use crate::error::{ApiError, ApiResult, Fields, ResultExt};
 use crate::state::AppState;
@@ -189,16 +189,35 @@ pub async fn permissions(ctx: AppContext) -> Json<Permissions> {
     })
 }
 
-/// `GET /v1/apps/{app}/events`: newest first.
+/// `GET /v1/apps/{app}/events`: newest first. A variable's value appears in its event only
+/// for roles holding `variables.read_values`.
 pub async fn events(
     State(state): State<AppState>,
     ctx: AppContext,
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Items<Event>>> {
     let limit = page.limit()?;
-    let events = state
+    let mut events = state
         .store
         .list_events(ctx.app.id, page.cursor_id()?, limit + 1)
         .await?;
+    if ctx.can(Permission::VariablesReadValues) {
+        for event in &mut events {
+            reveal(&state, event)?;
+        }
+    }
     Ok(Json(Items::page(events, limit, |e| e.id.to_string())))
+}
+
+/// Puts a variable event's sealed value into its `data.value`.
+fn reveal(state: &AppState, event: &mut Event) -> ApiResult<()> {
+    let (Some(sealed), Some(app_id), Some(name)) = (&event.secret, event.app_id, event.data["name"].as_str()) else {
+        return Ok(());
+    };
+    let value = state
+        .secrets
+        .open_string(sealed, &crate::api::variables::context(app_id, name))
+        .map_err(ApiError::internal)?;
+    event.data["value"] = serde_json::Value::String(value);
+    Ok(())
 }

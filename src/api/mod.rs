@@ -1,15 +1,22 @@
 //! HTTP handlers, one module per resource, and the router built from them.
 
+pub mod addons;
 pub mod apps;
 pub mod collaborators;
+pub mod deployments;
 pub mod extract;
 pub mod health;
+pub mod internal;
 pub mod invitations;
+pub mod operations;
 pub mod roles;
+pub mod telemetry;
 pub mod tokens;
 pub mod users;
+pub mod variables;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -57,6 +64,54 @@ pub fn routes() -> Router<AppState> {
             post(invitations::create).get(invitations::list),
         )
         .route("/v1/apps/{app}/invitations/{id}", delete(invitations::revoke))
+        .route(
+            "/v1/apps/{app}/variables",
+            get(variables::list)
+                .put(variables::put_many)
+                .layer(DefaultBodyLimit::max(variables::BODY_LIMIT)),
+        )
+        .route(
+            "/v1/apps/{app}/variables/{name}",
+            get(variables::show)
+                .put(variables::put)
+                .delete(variables::delete)
+                .layer(DefaultBodyLimit::max(variables::BODY_LIMIT)),
+        )
+        .route(
+            "/v1/apps/{app}/deployments",
+            get(deployments::list).post(deployments::create),
+        )
+        .route("/v1/apps/{app}/deployments/redeploy", post(deployments::redeploy))
+        .route("/v1/apps/{app}/deployments/{id}", get(deployments::show))
+        .route("/v1/apps/{app}/deployments/{id}/output", get(deployments::output))
+        .route("/v1/apps/{app}/caches/deployment", delete(deployments::reset_cache))
+        .route("/v1/apps/{app}/restart", post(operations::restart))
+        .route("/v1/apps/{app}/scale", post(operations::scale))
+        .route("/v1/apps/{app}/logs", get(telemetry::logs))
+        .route("/v1/apps/{app}/metrics", get(telemetry::metrics))
+        .route("/v1/apps/{app}/addons", get(addons::list).post(addons::create))
+        .route(
+            "/v1/apps/{app}/addons/{id}",
+            patch(addons::update).delete(addons::delete),
+        )
+        .route("/v1/apps/{app}/addons/{id}/credentials", get(addons::credentials))
+        .route("/internal/v1/orders", get(internal::orders))
+        .route(
+            "/internal/v1/deployments/{id}/status",
+            post(internal::deployment_status),
+        )
+        .route(
+            "/internal/v1/apps/{app}/logs",
+            post(internal::logs).layer(DefaultBodyLimit::max(internal::BODY_LIMIT)),
+        )
+        .route(
+            "/internal/v1/apps/{app}/metrics",
+            post(internal::metrics).layer(DefaultBodyLimit::max(internal::BODY_LIMIT)),
+        )
+        .route(
+            "/internal/v1/addons/{id}/provisioned",
+            post(internal::addon_provisioned),
+        )
 }
 
 /// `{"items": [...]}`, with `next_cursor` on paginated lists.

@@ -77,6 +77,7 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<(), ApiError
     let now = state.clock.now();
     match spec.access {
         Access::Public | Access::Basic => Ok(()),
+        Access::Platform => platform(state, request),
         Access::User => {
             let credential = auth::bearer_credential(request.headers(), &state.jwt, now)?;
             let caller = state
@@ -113,6 +114,24 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<(), ApiError
             });
             Ok(())
         }
+    }
+}
+
+/// The platform's routes: unset token, no such API (404); anything but the token, 401.
+fn platform(state: &AppState, request: &Request) -> Result<(), ApiError> {
+    let Some(expected) = state.config.platform.token.as_deref() else {
+        return Err(ApiError::NotFound("no such route"));
+    };
+    let presented = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized("the platform API needs the platform token"))
     }
 }
 

@@ -135,7 +135,7 @@ permissions! {
     MetricsRead => "metrics.read": "Read metrics.",
     EventsRead => "events.read": "Read the app's activity timeline.",
     VariablesListNames => "variables.list_names": "See environment variable names.",
-    VariablesReadValues => "variables.read_values": "See environment variable values.",
+    VariablesReadValues => "variables.read_values": "See environment variable values (also in the variable list and the timeline).",
     VariablesWrite => "variables.write": "Create, change and delete environment variables.",
     AddonsRead => "addons.read": "List add-ons.",
     AddonsManage => "addons.manage": "Provision, change and remove add-ons.",

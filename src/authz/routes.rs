@@ -71,6 +71,8 @@ pub enum Access {
     User,
     /// A member of `{app}` whose role holds the permission.
     App(Permission),
+    /// The platform, with `Authorization: Bearer <ROLEGATE_PLATFORM_TOKEN>`.
+    Platform,
     /// A member of `{app}` whose role holds the permission, or any member acting on their
     /// own membership (leaving). The handler decides which once it knows the target.
     AppOrSelf(Permission),
@@ -81,7 +83,7 @@ impl Access {
     pub const fn permission(self) -> Option<Permission> {
         match self {
             Access::App(p) | Access::AppOrSelf(p) => Some(p),
-            Access::Public | Access::Basic | Access::User => None,
+            Access::Public | Access::Basic | Access::User | Access::Platform => None,
         }
     }
 }
@@ -113,38 +115,19 @@ use Permission::*;
 use Verb::*;
 
 /// Every route of the service and what it needs.
+#[rustfmt::skip]
 pub static ROUTES: &[RouteSpec] = &[
     route(Get, "/healthz", Public, "Liveness: the process is up."),
     route(Get, "/readyz", Public, "Readiness: the store is reachable."),
     route(Post, "/v1/users", Public, "Sign up."),
     route(Get, "/v1/users/self", User, "The caller."),
-    route(
-        Get,
-        "/v1/users/self/invitations",
-        User,
-        "Pending invitations addressed to the caller.",
-    ),
-    route(
-        Post,
-        "/v1/users/self/invitations/{id}/accept",
-        User,
-        "Accept an invitation by id.",
-    ),
-    route(
-        Post,
-        "/v1/users/self/invitations/{id}/decline",
-        User,
-        "Decline an invitation by id.",
-    ),
+    route(Get, "/v1/users/self/invitations", User, "Pending invitations addressed to the caller."),
+    route(Post, "/v1/users/self/invitations/{id}/accept", User, "Accept an invitation by id."),
+    route(Post, "/v1/users/self/invitations/{id}/decline", User, "Decline an invitation by id."),
     route(Post, "/v1/tokens", Basic, "Create an API token (Basic email:password)."),
     route(Get, "/v1/tokens", User, "List the caller's API tokens."),
     route(Delete, "/v1/tokens/{id}", User, "Revoke an API token."),
-    route(
-        Post,
-        "/v1/tokens/exchange",
-        Basic,
-        "Exchange an API token (Basic :token) for a JWT.",
-    ),
+    route(Post, "/v1/tokens/exchange", Basic, "Exchange an API token (Basic :token) for a JWT."),
     route(Get, "/v1/roles", User, "Every role with its permissions."),
     route(Get, "/v1/roles/{role}", User, "One role with its permissions."),
     route(Post, "/v1/invitations/accept", User, "Accept an invitation by token."),
@@ -155,60 +138,40 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Patch, "/v1/apps/{app}", App(AppUpdate), "Change the app's settings."),
     route(Delete, "/v1/apps/{app}", App(AppDelete), "Delete the app."),
     route(Post, "/v1/apps/{app}/rename", App(AppRename), "Rename the app."),
-    route(
-        Post,
-        "/v1/apps/{app}/transfer",
-        App(AppTransfer),
-        "Make another member the owner.",
-    ),
-    route(
-        Get,
-        "/v1/apps/{app}/permissions",
-        App(AppRead),
-        "The caller's role and permissions on the app.",
-    ),
-    route(
-        Get,
-        "/v1/apps/{app}/events",
-        App(EventsRead),
-        "The app's activity timeline.",
-    ),
-    route(
-        Get,
-        "/v1/apps/{app}/collaborators",
-        App(CollaboratorsRead),
-        "Members of the app.",
-    ),
-    route(
-        Patch,
-        "/v1/apps/{app}/collaborators/{id}",
-        App(CollaboratorsUpdateRole),
-        "Change a member's role.",
-    ),
-    route(
-        Delete,
-        "/v1/apps/{app}/collaborators/{id}",
-        AppOrSelf(CollaboratorsRemove),
-        "Remove a member, or leave.",
-    ),
-    route(
-        Post,
-        "/v1/apps/{app}/invitations",
-        App(CollaboratorsInvite),
-        "Invite someone by email.",
-    ),
-    route(
-        Get,
-        "/v1/apps/{app}/invitations",
-        App(CollaboratorsRead),
-        "Pending and past invitations.",
-    ),
-    route(
-        Delete,
-        "/v1/apps/{app}/invitations/{id}",
-        App(CollaboratorsInvite),
-        "Revoke an invitation.",
-    ),
+    route(Post, "/v1/apps/{app}/transfer", App(AppTransfer), "Make another member the owner."),
+    route(Get, "/v1/apps/{app}/permissions", App(AppRead), "The caller's role and permissions on the app."),
+    route(Get, "/v1/apps/{app}/events", App(EventsRead), "The app's activity timeline."),
+    route(Get, "/v1/apps/{app}/collaborators", App(CollaboratorsRead), "Members of the app."),
+    route(Patch, "/v1/apps/{app}/collaborators/{id}", App(CollaboratorsUpdateRole), "Change a member's role."),
+    route(Delete, "/v1/apps/{app}/collaborators/{id}", AppOrSelf(CollaboratorsRemove), "Remove a member, or leave."),
+    route(Post, "/v1/apps/{app}/invitations", App(CollaboratorsInvite), "Invite someone by email."),
+    route(Get, "/v1/apps/{app}/invitations", App(CollaboratorsRead), "Pending and past invitations."),
+    route(Delete, "/v1/apps/{app}/invitations/{id}", App(CollaboratorsInvite), "Revoke an invitation."),
+    route(Get, "/v1/apps/{app}/variables", App(VariablesListNames), "Variables; values only with variables.read_values."),
+    route(Put, "/v1/apps/{app}/variables", App(VariablesWrite), "Set several variables in one transaction."),
+    route(Get, "/v1/apps/{app}/variables/{name}", App(VariablesReadValues), "One variable with its value."),
+    route(Put, "/v1/apps/{app}/variables/{name}", App(VariablesWrite), "Create or replace one variable."),
+    route(Delete, "/v1/apps/{app}/variables/{name}", App(VariablesWrite), "Delete one variable."),
+    route(Get, "/v1/apps/{app}/deployments", App(DeploymentsRead), "Deployments, newest first."),
+    route(Post, "/v1/apps/{app}/deployments", App(DeploymentsCreate), "Deploy any branch, tag or commit."),
+    route(Post, "/v1/apps/{app}/deployments/redeploy", App(DeploymentsRedeployDefault), "Redeploy the default branch."),
+    route(Get, "/v1/apps/{app}/deployments/{id}", App(DeploymentsRead), "One deployment."),
+    route(Get, "/v1/apps/{app}/deployments/{id}/output", App(DeploymentsRead), "A deployment's build output."),
+    route(Delete, "/v1/apps/{app}/caches/deployment", App(DeploymentsResetCache), "Reset the build cache."),
+    route(Post, "/v1/apps/{app}/restart", App(AppRestart), "Restart the app."),
+    route(Post, "/v1/apps/{app}/scale", App(AppScale), "Change the formation."),
+    route(Get, "/v1/apps/{app}/logs", App(LogsRead), "Recent log lines."),
+    route(Get, "/v1/apps/{app}/metrics", App(MetricsRead), "A metric's time series."),
+    route(Get, "/v1/apps/{app}/addons", App(AddonsRead), "Add-ons."),
+    route(Post, "/v1/apps/{app}/addons", App(AddonsManage), "Provision an add-on."),
+    route(Patch, "/v1/apps/{app}/addons/{id}", App(AddonsManage), "Change an add-on's plan."),
+    route(Delete, "/v1/apps/{app}/addons/{id}", App(AddonsManage), "Remove an add-on."),
+    route(Get, "/v1/apps/{app}/addons/{id}/credentials", App(DatabasesAccess), "An add-on's connection URL and user."),
+    route(Get, "/internal/v1/orders", Platform, "Orders not yet delivered."),
+    route(Post, "/internal/v1/deployments/{id}/status", Platform, "Report a deployment's status and output."),
+    route(Post, "/internal/v1/apps/{app}/logs", Platform, "Append log lines."),
+    route(Post, "/internal/v1/apps/{app}/metrics", Platform, "Append metric samples."),
+    route(Post, "/internal/v1/addons/{id}/provisioned", Platform, "Report an add-on ready, with its credentials."),
 ];
 
 static BY_ROUTE: LazyLock<HashMap<(Verb, &'static str), &'static RouteSpec>> =
@@ -258,10 +221,7 @@ pub fn permissions_markdown() -> String {
             .iter()
             .filter(|r| r.access.permission() == Some(*permission))
             .collect();
-        if routes.is_empty() {
-            out.push_str("No route yet.\n\n");
-            continue;
-        }
+
         for r in routes {
             let note = if matches!(r.access, AppOrSelf(_)) {
                 " (any member may do this to their own membership)"
@@ -279,6 +239,7 @@ pub fn permissions_markdown() -> String {
             Public => "public",
             Basic => "HTTP Basic",
             User => "any signed-in user",
+            Platform => "the platform token",
             App(_) | AppOrSelf(_) => unreachable!("filtered out above"),
         };
         let _ = writeln!(out, "| `{} {}` | {access} | {} |", r.verb.as_str(), r.path, r.summary);
@@ -293,6 +254,16 @@ mod tests {
     #[test]
     fn table_has_no_duplicates() {
         assert_eq!(BY_ROUTE.len(), ROUTES.len());
+    }
+
+    #[test]
+    fn every_permission_guards_a_route() {
+        for p in Permission::ALL {
+            assert!(
+                ROUTES.iter().any(|r| r.access.permission() == Some(*p)),
+                "{p} guards no route"
+            );
+        }
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub enum StoreError {
     /// A uniqueness rule or a state rule refused the change.
     #[error("{0}")]
     Conflict(&'static str),
+    /// The database refused a value as out of range (Postgres class 22, data exception).
+    #[error("a value is out of the range the database accepts")]
+    OutOfRange,
     /// The database is unreachable, saturated or too slow; the caller may retry.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
@@ -55,6 +58,7 @@ impl From<sqlx::Error> for StoreError {
             {
                 StoreError::Unavailable(err)
             }
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")) => StoreError::OutOfRange,
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => StoreError::Unavailable(err),
             _ => StoreError::Other(Box::new(err)),
         }

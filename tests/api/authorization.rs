@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use rolegate::authz::Role;
 use rolegate::authz::routes::{Access, ROUTES};
 
-use crate::common::{Backend, Resp, Team, TestApp, method};
+use crate::common::{Backend, PLATFORM_TOKEN, Resp, Team, TestApp, method};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -19,11 +19,13 @@ on_both_backends!(
     forged_and_foreign_jwts_are_401,
 );
 
-/// Ids to put in a route's `{id}` and `{role}`.
+/// Ids to put in a route's `{id}`, `{name}` and `{role}`.
 struct Targets {
     member: String,
     invitation: String,
     token: String,
+    deployment: String,
+    addon: String,
 }
 
 fn concrete(path: &str, app: &str, targets: &Targets) -> String {
@@ -31,12 +33,17 @@ fn concrete(path: &str, app: &str, targets: &Targets) -> String {
         &targets.member
     } else if path.contains("/invitations/") {
         &targets.invitation
+    } else if path.contains("/deployments/") {
+        &targets.deployment
+    } else if path.contains("/addons/") {
+        &targets.addon
     } else {
         &targets.token
     };
     path.replace("{app}", app)
         .replace("{id}", id)
         .replace("{role}", "owner")
+        .replace("{name}", "DATABASE_URL")
 }
 
 async fn call(app: &TestApp, verb: Method, path: &str, token: Option<&str>) -> Resp {
@@ -44,7 +51,8 @@ async fn call(app: &TestApp, verb: Method, path: &str, token: Option<&str>) -> R
     app.call(verb, path, token, body).await
 }
 
-/// A fresh team for one route, with a member and an invitation for `{id}`.
+/// A fresh team for one route, with a member, an invitation, a deployment, an add-on and a
+/// variable for the route's `{id}` and `{name}`.
 async fn setup(app: &TestApp, name: &str) -> (Team, Targets) {
     let team = app.team(name).await;
     let target = app.signup(&format!("target@{name}.test")).await;
@@ -53,20 +61,51 @@ async fn setup(app: &TestApp, name: &str) -> (Team, Targets) {
         .invite(&team.owner, name, &format!("pending@{name}.test"), None)
         .await;
     let tokens = app.get("/v1/tokens", &team.owner.jwt).await.expect(200);
+    let deployment = app
+        .post(
+            &format!("/v1/apps/{name}/deployments/redeploy"),
+            &team.owner.jwt,
+            json!({}),
+        )
+        .await
+        .expect(202);
+    let addon = app
+        .post(
+            &format!("/v1/apps/{name}/addons"),
+            &team.owner.jwt,
+            json!({"provider": "postgresql", "plan": "starter"}),
+        )
+        .await
+        .expect(202);
+    app.call(
+        Method::PUT,
+        &format!("/v1/apps/{name}/variables/DATABASE_URL"),
+        Some(&team.owner.jwt),
+        Some(json!({"value": "postgres://secret"})),
+    )
+    .await
+    .expect(200);
     let targets = Targets {
         member: member["id"].as_str().unwrap().to_owned(),
         invitation: invitation["id"].as_str().unwrap().to_owned(),
         token: tokens.body["items"][0]["id"].as_str().unwrap().to_owned(),
+        deployment: deployment.body["id"].as_str().unwrap().to_owned(),
+        addon: addon.body["id"].as_str().unwrap().to_owned(),
     };
     (team, targets)
 }
 
 async fn every_route_in_the_table_is_served(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_with(backend, &[("ROLEGATE_PLATFORM_TOKEN", PLATFORM_TOKEN)]).await;
     let (team, targets) = setup(&app, "served").await;
     for route in ROUTES {
         let path = concrete(route.path, &team.app, &targets);
-        let resp = call(&app, method(route.verb), &path, Some(&team.owner.jwt)).await;
+        let token = if route.access == Access::Platform {
+            PLATFORM_TOKEN
+        } else {
+            &team.owner.jwt
+        };
+        let resp = call(&app, method(route.verb), &path, Some(token)).await;
         assert_ne!(
             resp.status.as_u16(),
             405,

@@ -185,6 +185,9 @@ impl Drop for TestApp {
 /// The JWT secret of every test server (tests forge tokens with it).
 pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 
+/// The platform token of test servers that open the internal API.
+pub const PLATFORM_TOKEN: &str = "platform-token-for-tests-0123456789abcdef";
+
 /// The secrets key of every test server (base64 of 32 bytes).
 pub const SECRETS_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
