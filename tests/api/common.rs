@@ -64,7 +64,12 @@ macro_rules! on_both_backends {
 /// A throwaway database, dropped with the test.
 enum Database {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// Another server's database: not dropped by this one.
+    Shared,
 }
 
 impl Drop for Database {
@@ -168,6 +173,7 @@ pub struct User {
 /// The running server.
 pub struct TestApp {
     pub base: String,
+    pub database_url: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -209,6 +215,11 @@ impl TestApp {
         TestApp::spawn_inner(backend, &[], Some(rolegate::api::routes().merge(extra))).await
     }
 
+    /// A second server on this one's database (as a second replica would be).
+    pub async fn replica(&self, vars: &[(&str, &str)]) -> TestApp {
+        TestApp::start(Database::Shared, self.database_url.clone(), vars, None).await
+    }
+
     async fn spawn_inner(
         backend: Backend,
         vars: &[(&str, &str)],
@@ -244,6 +255,16 @@ impl TestApp {
                 )
             }
         };
+        TestApp::start(db, url, vars, routes).await
+    }
+
+    async fn start(
+        db: Database,
+        url: String,
+        vars: &[(&str, &str)],
+        routes: Option<axum::Router<rolegate::AppState>>,
+    ) -> TestApp {
+        let database_url = url.clone();
         let mut env: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".to_owned(), url),
             ("ROLEGATE_JWT_SECRET".to_owned(), JWT_SECRET.to_owned()),
@@ -277,6 +298,7 @@ impl TestApp {
         }
         TestApp {
             base,
+            database_url,
             client: reqwest::Client::new(),
             clock,
             shutdown: Some(tx),

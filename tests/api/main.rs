@@ -11,3 +11,5 @@ mod collaborators;
 mod docs;
 mod invitations;
 mod operations;
+mod platform;
+mod resources;
