@@ -83,11 +83,13 @@ async fn users_create_prints_a_working_token_and_the_server_stops_on_sigterm() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 
     let port = free_port();
+    let log_path = dir.path().join("server.log");
     let mut server = rolegate()
         .env("DATABASE_URL", &db)
         .env("ROLEGATE_LISTEN", format!("127.0.0.1:{port}"))
         .env("ROLEGATE_SIGNUP", "closed")
-        .stderr(Stdio::null())
+        .env("RUST_LOG", "debug")
+        .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
     let client = reqwest::Client::new();
@@ -121,6 +123,35 @@ async fn users_create_prints_a_working_token_and_the_server_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(signup.status(), 403);
+
+    // A secret set through the API never reaches the server's log, even at debug level.
+    let secret = "value-that-must-never-be-logged-7f3a";
+    let app = client
+        .post(format!("{base}/v1/apps"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "web"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(app.status(), 201);
+    let put = client
+        .put(format!("{base}/v1/apps/web/variables/SECRET"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"value": secret}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let listed = client
+        .get(format!("{base}/v1/apps/web/variables"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains(secret));
 
     let pid = server.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
