@@ -100,7 +100,15 @@ async fn create_user(config: Config, email: &str, name: Option<&str>, password_s
         now,
     };
     let user = store.create_user(new).await.on_conflict(EMAIL_TAKEN)?;
-    let (_, token) = mint(store.as_ref(), user.id, "created by rolegate users create", None, now).await?;
+    let (_, token) = mint(
+        store.as_ref(),
+        user.id,
+        "created by rolegate users create",
+        None,
+        &Default::default(),
+        now,
+    )
+    .await?;
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({ "user": user, "api_token": token }))?

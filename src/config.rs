@@ -47,6 +47,8 @@ pub struct Config {
     pub log_retention_lines: u32,
     /// `ROLEGATE_LOG_RETENTION_SECONDS` (default 7 days): age of the oldest log line and metric sample kept.
     pub log_retention: TimeDelta,
+    /// `ROLEGATE_STALE_AFTER_DAYS` (default 90): the access review's window of use.
+    pub stale_after: TimeDelta,
 }
 
 /// How rolegate talks with the platform that runs the apps.
@@ -230,7 +232,24 @@ impl Config {
                 })?,
         };
 
+        let stale_after = match var("ROLEGATE_STALE_AFTER_DAYS") {
+            None => TimeDelta::days(90),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=3650).contains(n))
+                .map(TimeDelta::days)
+                .ok_or_else(|| {
+                    err(
+                        "ROLEGATE_STALE_AFTER_DAYS",
+                        format!("expected 1 to 3650 days, got {v:?}"),
+                    )
+                })?,
+        };
+
         Ok(Config {
+            stale_after,
             secrets_key,
             platform: PlatformConfig {
                 webhook_url,

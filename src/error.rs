@@ -46,6 +46,12 @@ pub enum ApiError {
         /// The caller's role on the app.
         role: Role,
     },
+    /// 403: the API token's scope lacks the permission, whatever the role allows.
+    #[error("this API token's scope does not include {permission}")]
+    OutOfScope {
+        /// The permission the route needs.
+        permission: Permission,
+    },
     /// 403 for any other reason.
     #[error("{0}")]
     Forbidden(String),
@@ -94,7 +100,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) | ApiError::BadBasicCredentials(_) => StatusCode::UNAUTHORIZED,
-            ApiError::MissingPermission { .. } | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::MissingPermission { .. } | ApiError::OutOfScope { .. } | ApiError::Forbidden(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -112,6 +120,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad-request",
             ApiError::Unauthorized(_) | ApiError::BadBasicCredentials(_) => "unauthorized",
             ApiError::MissingPermission { .. } => "missing-permission",
+            ApiError::OutOfScope { .. } => "token-scope",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
             ApiError::MethodNotAllowed => "method-not-allowed",
@@ -151,6 +160,7 @@ impl IntoResponse for ApiError {
         }
         let (required_permission, role) = match &self {
             ApiError::MissingPermission { permission, role } => (Some(*permission), Some(*role)),
+            ApiError::OutOfScope { permission } => (Some(*permission), None),
             _ => (None, None),
         };
         let errors = match &self {

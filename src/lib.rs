@@ -17,6 +17,7 @@ pub mod secrets;
 mod server;
 pub mod state;
 pub mod store;
+pub mod sweep;
 
 pub use server::{build_state, router, router_with, run, serve, shutdown_signal};
 pub use state::AppState;

@@ -97,11 +97,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let dispatcher = crate::dispatch::spawn(state.clone());
+    let sweeper = crate::sweep::spawn(state.clone());
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     // Orders are leased, not lost: one cut off mid-delivery is retried once its lease ends.
     dispatcher.abort();
+    sweeper.abort();
     served
 }
 
@@ -130,6 +132,7 @@ pub async fn build_state(
         config: Arc::new(config),
         clock,
         secrets: Arc::new(secrets),
+        denials: Arc::default(),
     })
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::auth::jwt::JwtKeys;
+use crate::authz::middleware::DenialLimiter;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::secrets::SecretBox;
@@ -21,4 +22,6 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Seals and opens secrets at rest.
     pub secrets: Arc<SecretBox>,
+    /// Rate limit of `access.denied` events.
+    pub denials: Arc<DenialLimiter>,
 }

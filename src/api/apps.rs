@@ -13,7 +13,7 @@ use crate::authz::{Permission, PermissionSet, Role};
 use crate::domain::{AppName, BranchName};
 use crate::error::{ApiError, ApiResult, Fields, ResultExt};
 use crate::state::AppState;
-use crate::store::{App, Caller, Event, StoreError};
+use crate::store::{App, AppRef, Caller, Event, StoreError};
 
 /// An app as its members see it, with the caller's role.
 #[derive(Serialize)]
@@ -65,6 +65,22 @@ pub async fn list(
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Items<AppView>>> {
     let limit = page.limit()?;
+    if let Some(scoped) = &caller.scope.apps {
+        // A token scoped to a few apps sees just those, in one page.
+        let mut views = Vec::new();
+        for m in state.store.memberships_of(caller.user.id).await? {
+            if !scoped.contains(&m.app_id) {
+                continue;
+            }
+            if let Some(app) = state.store.app_by_ref(&AppRef::Id(m.app_id)).await? {
+                views.push(AppView { app, role: m.role });
+            }
+        }
+        return Ok(Json(Items {
+            items: views,
+            next_cursor: Some(None),
+        }));
+    }
     let rows = state
         .store
         .list_apps(caller.user.id, page.cursor.as_deref(), limit + 1)
@@ -210,7 +226,7 @@ pub async fn events(
 }
 
 /// Puts a variable event's sealed value into its `data.value`.
-fn reveal(state: &AppState, event: &mut Event) -> ApiResult<()> {
+pub(crate) fn reveal(state: &AppState, event: &mut Event) -> ApiResult<()> {
     let (Some(sealed), Some(app_id), Some(name)) = (&event.secret, event.app_id, event.data["name"].as_str()) else {
         return Ok(());
     };

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::extract::{Json, Path};
@@ -10,20 +11,31 @@ use crate::authz::middleware::AppContext;
 use crate::authz::{Permission, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{Collaborator, StoreError};
+use crate::store::{Collaborator, MemberChange, StoreError};
 
 const NO_SUCH_MEMBER: &str = "collaborator not found";
 
 /// `GET /v1/apps/{app}/collaborators`: every member, owner first.
 pub async fn list(State(state): State<AppState>, ctx: AppContext) -> ApiResult<Json<Items<Collaborator>>> {
-    Ok(Json(Items::all(state.store.list_collaborators(ctx.app.id).await?)))
+    let now = state.clock.now();
+    let members = state
+        .store
+        .list_collaborators(ctx.app.id)
+        .await?
+        .into_iter()
+        .map(|m| m.at(now))
+        .collect();
+    Ok(Json(Items::all(members)))
 }
 
 /// Body of `PATCH /v1/apps/{app}/collaborators/{id}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UpdateRole {
-    role: String,
+pub struct UpdateMember {
+    role: Option<String>,
+    /// `null` removes the end of access; absent leaves it.
+    #[serde(default, deserialize_with = "super::double_option")]
+    access_expires_at: Option<Option<DateTime<Utc>>>,
 }
 
 /// Checks that the caller may give `role` (parsed from `raw`).
@@ -45,27 +57,48 @@ pub fn grantable(ctx: &AppContext, raw: &str) -> Result<Role, ApiError> {
     Ok(role)
 }
 
-/// `PATCH /v1/apps/{app}/collaborators/{id}`: `collaborator` or `limited_collaborator`.
+/// `PATCH /v1/apps/{app}/collaborators/{id}`: a new role (`collaborator` or
+/// `limited_collaborator`) and/or a new end of access (`null` to make it permanent).
 pub async fn update(
     State(state): State<AppState>,
     ctx: AppContext,
     Path(IdParam { id }): Path<IdParam>,
-    Json(body): Json<UpdateRole>,
+    Json(body): Json<UpdateMember>,
 ) -> ApiResult<Json<Collaborator>> {
-    let role = grantable(&ctx, &body.role)?;
-    if id == ctx.membership.id {
-        return Err(ApiError::Forbidden("you cannot change your own role".into()));
+    if body.role.is_none() && body.access_expires_at.is_none() {
+        return Err(ApiError::invalid("role", "send `role`, `access_expires_at` or both"));
     }
+    let role = body.role.as_deref().map(|r| grantable(&ctx, r)).transpose()?;
+    let now = state.clock.now();
+    if let Some(Some(at)) = body.access_expires_at {
+        future("access_expires_at", at, now)?;
+    }
+    if id == ctx.membership.id {
+        return Err(ApiError::Forbidden("you cannot change your own membership".into()));
+    }
+    let change = MemberChange {
+        role,
+        access_expires_at: body.access_expires_at,
+    };
     let member = state
         .store
-        .set_role(&ctx.app, id, role, &ctx.caller.user.to_ref(), state.clock.now())
+        .update_collaborator(&ctx.app, id, change, &ctx.caller.user.to_ref(), now)
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::NotFound(NO_SUCH_MEMBER),
             other => other.into(),
         })?;
-    tracing::info!(app_id = %ctx.app.id, collaborator_id = %id, role = %role, "role changed");
-    Ok(Json(member))
+    tracing::info!(app_id = %ctx.app.id, collaborator_id = %id, "membership changed");
+    Ok(Json(member.at(now)))
+}
+
+/// A 422 unless `at` is in the future.
+pub fn future(field: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
+    if at > now {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(field, "must be in the future"))
+    }
 }
 
 /// `DELETE /v1/apps/{app}/collaborators/{id}`: removing someone needs

@@ -23,6 +23,8 @@ use crate::store::{Accepted, Caller, Collaborator, Invitation, NewInvitation, St
 pub struct Invite {
     email: String,
     role: Option<String>,
+    /// When the membership it grants ends (time-bound access).
+    access_expires_at: Option<chrono::DateTime<Utc>>,
 }
 
 /// A new invitation: the only time its token is shown.
@@ -44,6 +46,9 @@ pub async fn create(
     let role = grantable(&ctx, body.role.as_deref().unwrap_or("limited_collaborator"))?;
     let (secret, hash) = token::generate(token::INVITATION_TOKEN_PREFIX).map_err(ApiError::internal)?;
     let now = state.clock.now();
+    if let Some(at) = body.access_expires_at {
+        super::collaborators::future("access_expires_at", at, now)?;
+    }
     let new = NewInvitation {
         id: Uuid::now_v7(),
         app: &ctx.app,
@@ -53,6 +58,7 @@ pub async fn create(
         invited_by: &ctx.caller.user.to_ref(),
         now,
         expires_at: now + state.config.invitation_ttl,
+        access_expires_at: body.access_expires_at,
     };
     let invitation = state.store.create_invitation(new).await?;
     tracing::info!(app_id = %ctx.app.id, invitation_id = %invitation.id, role = %role, "invitation sent");

@@ -1,7 +1,9 @@
 //! HTTP handlers, one module per resource, and the router built from them.
 
+pub mod access;
 pub mod addons;
 pub mod apps;
+pub mod audit;
 pub mod collaborators;
 pub mod deployments;
 pub mod extract;
@@ -9,6 +11,7 @@ pub mod health;
 pub mod internal;
 pub mod invitations;
 pub mod operations;
+pub mod review;
 pub mod roles;
 pub mod telemetry;
 pub mod tokens;
@@ -32,6 +35,11 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(health::ready))
         .route("/v1/users", post(users::create))
         .route("/v1/users/self", get(users::me))
+        .route("/v1/users/self/access", get(access::mine))
+        .route("/v1/access/check", post(access::check))
+        .route("/v1/access-review", get(review::review))
+        .route("/v1/access-review/apply", post(review::apply))
+        .route("/v1/events", get(audit::events))
         .route("/v1/users/self/invitations", get(invitations::mine))
         .route("/v1/users/self/invitations/{id}/accept", post(invitations::accept_mine))
         .route(
@@ -178,4 +186,13 @@ impl PageQuery {
 pub struct IdParam {
     /// The id.
     pub id: Uuid,
+}
+
+/// For `Option<Option<T>>` fields: absent is `None`, `null` is `Some(None)`.
+pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }

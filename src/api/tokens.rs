@@ -9,10 +9,11 @@ use uuid::Uuid;
 use super::extract::{Json, OptionalJson, Path};
 use super::{IdParam, Items};
 use crate::auth::{self, password, token};
+use crate::authz::Permission;
 use crate::domain::{Email, Label};
 use crate::error::{ApiError, ApiResult, Fields};
 use crate::state::AppState;
-use crate::store::{ApiToken, Caller, Credential, NewToken, Store};
+use crate::store::{ApiToken, AppRef, Caller, Credential, NewToken, Store, TokenScope};
 
 /// Body of `POST /v1/tokens` (optional).
 #[derive(Default, Deserialize)]
@@ -20,6 +21,10 @@ use crate::store::{ApiToken, Caller, Credential, NewToken, Store};
 pub struct CreateToken {
     name: Option<String>,
     expires_at: Option<DateTime<Utc>>,
+    /// Permissions the token is limited to.
+    permissions: Option<Vec<String>>,
+    /// Apps (names or ids) the token is limited to.
+    apps: Option<Vec<String>>,
 }
 
 /// A new token: the only time its secret is shown.
@@ -30,6 +35,8 @@ pub struct CreatedToken {
     token: String,
     created_at: DateTime<Utc>,
     expires_at: Option<DateTime<Utc>>,
+    permissions: Option<Vec<Permission>>,
+    apps: Option<Vec<Uuid>>,
 }
 
 /// Mints an API token for `user_id` (also used by `rolegate users create`).
@@ -38,6 +45,7 @@ pub async fn mint(
     user_id: Uuid,
     name: &str,
     expires_at: Option<DateTime<Utc>>,
+    scope: &TokenScope,
     now: DateTime<Utc>,
 ) -> ApiResult<(ApiToken, String)> {
     let (secret, hash) = token::generate(token::API_TOKEN_PREFIX).map_err(ApiError::internal)?;
@@ -47,6 +55,7 @@ pub async fn mint(
         name,
         hash: &hash,
         expires_at,
+        scope,
         now,
     };
     let token = store.create_token(new).await?;
@@ -80,7 +89,16 @@ pub async fn create(
     }
     fields.finish()?;
     let name = name.ok_or_else(|| ApiError::internal("validated name missing"))?;
-    let (token, secret) = mint(state.store.as_ref(), user.id, name.as_str(), body.expires_at, now).await?;
+    let scope = scope(&state, user.id, body.permissions, body.apps).await?;
+    let (token, secret) = mint(
+        state.store.as_ref(),
+        user.id,
+        name.as_str(),
+        body.expires_at,
+        &scope,
+        now,
+    )
+    .await?;
     tracing::info!(user_id = %user.id, token_id = %token.id, "api token created");
     let created = CreatedToken {
         id: token.id,
@@ -88,8 +106,62 @@ pub async fn create(
         token: secret,
         created_at: token.created_at,
         expires_at: token.expires_at,
+        permissions: token.permissions,
+        apps: token.apps,
     };
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Reads a requested scope: known permissions, and apps the user is a member of.
+async fn scope(
+    state: &AppState,
+    user_id: Uuid,
+    permissions: Option<Vec<String>>,
+    apps: Option<Vec<String>>,
+) -> ApiResult<TokenScope> {
+    let mut fields = Fields::default();
+    let permissions = permissions.map(|names| {
+        if names.is_empty() {
+            fields.push(
+                "permissions",
+                "must name at least one permission (omit it for no limit)",
+            );
+        }
+        let parsed: Vec<Permission> = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| {
+                let parsed = Permission::parse(name);
+                if parsed.is_none() {
+                    fields.push(&format!("permissions[{i}]"), "is not a permission; see GET /v1/roles");
+                }
+                parsed
+            })
+            .collect();
+        parsed
+    });
+    let mut app_ids = Vec::new();
+    if let Some(apps) = &apps {
+        if apps.is_empty() {
+            fields.push("apps", "must name at least one app (omit it for no limit)");
+        }
+        for (i, app) in apps.iter().enumerate() {
+            let found = state.store.app_by_ref(&AppRef::parse(app)).await?;
+            let member = match &found {
+                Some(app) => state.store.membership_of(app.id, user_id).await?.is_some(),
+                None => false,
+            };
+            match found {
+                Some(app) if member => app_ids.push(app.id),
+                _ => fields.push(&format!("apps[{i}]"), "is not an app you are a member of"),
+            }
+        }
+    }
+    fields.finish()?;
+    Ok(TokenScope {
+        permissions,
+        apps: apps.map(|_| app_ids),
+    })
 }
 
 /// `GET /v1/tokens`: the caller's live tokens, never their secrets.
@@ -136,7 +208,12 @@ pub async fn exchange(State(state): State<AppState>, headers: HeaderMap) -> ApiR
         .ok_or_else(auth::invalid_basic)?;
     let (token, expires_at) = state
         .jwt
-        .issue(caller.user.id, caller.token_id, now)
+        .issue(
+            caller.user.id,
+            caller.token_id,
+            caller.scope.is_scoped().then(|| caller.scope.clone()),
+            now,
+        )
         .map_err(ApiError::internal)?;
     Ok(Json(Exchanged { token, expires_at }))
 }

@@ -9,6 +9,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::store::TokenScope;
+
 /// Issuer of every token.
 pub const ISSUER: &str = "rolegate";
 /// Audience of every token.
@@ -33,6 +35,9 @@ pub struct Claims {
     pub nbf: i64,
     /// Expiry (unix seconds).
     pub exp: i64,
+    /// The scope of the API token it was exchanged from, if that token is scoped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<TokenScope>,
 }
 
 /// Why a JWT was refused (never shown to the client beyond a 401).
@@ -80,6 +85,7 @@ impl JwtKeys {
         &self,
         user_id: Uuid,
         token_id: Uuid,
+        scope: Option<TokenScope>,
         now: DateTime<Utc>,
     ) -> Result<(String, DateTime<Utc>), JwtError> {
         let expires_at = now + self.ttl;
@@ -91,6 +97,7 @@ impl JwtKeys {
             iat: now.timestamp(),
             nbf: now.timestamp(),
             exp: expires_at.timestamp(),
+            scope,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok((token, expires_at))
@@ -118,7 +125,7 @@ mod tests {
     fn round_trip_and_refusals() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef", TimeDelta::seconds(3600));
         let now = Utc::now();
-        let (token, _) = keys.issue(Uuid::now_v7(), Uuid::now_v7(), now).unwrap();
+        let (token, _) = keys.issue(Uuid::now_v7(), Uuid::now_v7(), None, now).unwrap();
         assert!(keys.verify(&token, now).is_ok());
         assert!(matches!(
             keys.verify(&token, now + TimeDelta::seconds(3700)),

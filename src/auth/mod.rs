@@ -10,14 +10,22 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 
 use crate::error::ApiError;
-use crate::store::Credential;
+use crate::store::{Credential, TokenScope};
 
 const MISSING: &str = "authentication required: send `Authorization: Bearer <token>`";
 const INVALID: &str = "the credentials are invalid, expired or revoked";
 
+/// A bearer credential, and the scope a JWT claims (it narrows the token row's scope).
+pub struct Presented {
+    /// What the store checks.
+    pub credential: Credential,
+    /// The scope carried by a JWT.
+    pub claimed_scope: Option<TokenScope>,
+}
+
 /// The credential in `Authorization: Bearer …`: an API token (`rg_…`) or a JWT, checked
 /// as far as can be done without the store.
-pub fn bearer_credential(headers: &HeaderMap, jwt: &jwt::JwtKeys, now: DateTime<Utc>) -> Result<Credential, ApiError> {
+pub fn bearer_credential(headers: &HeaderMap, jwt: &jwt::JwtKeys, now: DateTime<Utc>) -> Result<Presented, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or(ApiError::Unauthorized(MISSING))?;
@@ -28,12 +36,17 @@ pub fn bearer_credential(headers: &HeaderMap, jwt: &jwt::JwtKeys, now: DateTime<
     }
     let token = token.trim();
     if token.starts_with(token::API_TOKEN_PREFIX) {
-        return token::parse_hash(token)
-            .map(|hash| Credential::ApiToken { hash })
-            .ok_or(ApiError::Unauthorized(INVALID));
+        let hash = token::parse_hash(token).ok_or(ApiError::Unauthorized(INVALID))?;
+        return Ok(Presented {
+            credential: Credential::ApiToken { hash },
+            claimed_scope: None,
+        });
     }
     let claims = jwt.verify(token, now).map_err(|_| ApiError::Unauthorized(INVALID))?;
-    Ok(Credential::Jwt { token_id: claims.tid })
+    Ok(Presented {
+        credential: Credential::Jwt { token_id: claims.tid },
+        claimed_scope: claims.scope,
+    })
 }
 
 /// `Authorization: Basic …` as `(user, password)`.

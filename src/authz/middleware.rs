@@ -1,7 +1,11 @@
 //! The one layer every route passes through: it finds the route's declared access in
 //! [`routes::ROUTES`], authenticates, loads the caller's membership of `{app}` in a
-//! single store query, checks the role against the matrix, and hands the handler what
-//! it resolved. A route missing from the table is refused.
+//! single store query, checks time-bound access, the token's scope and the role against
+//! the matrix, and hands the handler what it resolved. A route missing from the table is
+//! refused.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use axum::RequestExt;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
@@ -9,13 +13,14 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
 
-use super::routes::{self, Access};
-use super::{Permission, Role};
+use super::routes::{self, Access, RouteSpec};
+use super::{Permission, PermissionSet, Role};
 use crate::auth;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{App, AppRef, Caller, Membership};
+use crate::store::{App, AppRef, Caller, Membership, NewEvent};
 
 /// What an app route's handler receives: the caller, the app and the caller's role.
 #[derive(Clone, Debug)]
@@ -34,20 +39,27 @@ impl AppContext {
         self.membership.role
     }
 
-    /// Whether the caller's role holds `permission`.
-    pub fn can(&self, permission: Permission) -> bool {
-        self.membership.role.can(permission)
+    /// What the caller may do here: the role's permissions, narrowed by the token's scope.
+    pub fn permissions(&self) -> PermissionSet {
+        self.caller.scope.effective(self.membership.role)
     }
 
-    /// A 403 unless the caller's role holds `permission`.
+    /// Whether the caller may exercise `permission` here.
+    pub fn can(&self, permission: Permission) -> bool {
+        self.permissions().contains(permission)
+    }
+
+    /// A 403 unless the caller may exercise `permission` here.
     pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
-        if self.can(permission) {
-            Ok(())
-        } else {
+        if !self.caller.scope.allows_permission(permission) {
+            Err(ApiError::OutOfScope { permission })
+        } else if !self.membership.role.can(permission) {
             Err(ApiError::MissingPermission {
                 permission,
                 role: self.role(),
             })
+        } else {
+            Ok(())
         }
     }
 }
@@ -57,8 +69,31 @@ pub fn app_not_found() -> ApiError {
     ApiError::NotFound("app not found")
 }
 
-/// How often a token's `last_used_at` is written: at most once a minute, not per request.
+/// How often use is written: at most once a minute per token, membership and permission.
 const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(60);
+
+/// At most one `access.denied` event per member per minute, per replica, so a loop of
+/// refused calls cannot flood the timeline.
+#[derive(Default)]
+pub struct DenialLimiter {
+    last: Mutex<HashMap<Uuid, DateTime<Utc>>>,
+}
+
+impl DenialLimiter {
+    fn admit(&self, membership_id: Uuid, now: DateTime<Utc>) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.len() > 100_000 {
+            last.retain(|_, at| now - *at < TOUCH_EVERY);
+        }
+        match last.get(&membership_id) {
+            Some(at) if now - *at < TOUCH_EVERY => false,
+            _ => {
+                last.insert(membership_id, now);
+                true
+            }
+        }
+    }
+}
 
 /// The middleware (`from_fn_with_state`, installed with `route_layer`).
 pub async fn authorize(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -78,42 +113,75 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<(), ApiError
     match spec.access {
         Access::Public | Access::Basic => Ok(()),
         Access::Platform => platform(state, request),
-        Access::User => {
-            let credential = auth::bearer_credential(request.headers(), &state.jwt, now)?;
-            let caller = state
+        Access::User | Access::AnyToken => {
+            let presented = auth::bearer_credential(request.headers(), &state.jwt, now)?;
+            let mut caller = state
                 .store
-                .authenticate(&credential, now)
+                .authenticate(&presented.credential, now)
                 .await?
                 .ok_or_else(auth::invalid)?;
+            narrow(&mut caller, presented.claimed_scope);
             touch(state, &caller, now);
+            if spec.access == Access::User && caller.scope.is_scoped() {
+                return Err(ApiError::Forbidden(
+                    "this API token is scoped to some apps or permissions; this route needs an unscoped token".into(),
+                ));
+            }
             request.extensions_mut().insert(caller);
             Ok(())
         }
         Access::App(permission) | Access::AppOrSelf(permission) => {
-            let credential = auth::bearer_credential(request.headers(), &state.jwt, now)?;
+            let presented = auth::bearer_credential(request.headers(), &state.jwt, now)?;
             let app_ref = app_param(request).await?;
-            let (caller, access) = state
+            let found = state
                 .store
-                .app_access(&credential, &app_ref, now)
-                .await?
-                .ok_or_else(auth::invalid)?;
+                .app_access(&presented.credential, &app_ref, permission, now)
+                .await?;
+            let (mut caller, access) = found.ok_or_else(auth::invalid)?;
+            narrow(&mut caller, presented.claimed_scope);
             touch(state, &caller, now);
             let access = access.ok_or_else(app_not_found)?;
             let membership = access.membership.ok_or_else(app_not_found)?;
-            if matches!(spec.access, Access::App(_)) && !membership.role.can(permission) {
-                return Err(ApiError::MissingPermission {
-                    permission,
-                    role: membership.role,
-                });
+            if membership.expired(now) {
+                expire(state, membership.id, now);
+                return Err(ApiError::Forbidden("your access to this app has expired".into()));
             }
-            request.extensions_mut().insert(caller.clone());
-            request.extensions_mut().insert(AppContext {
+            let ctx = AppContext {
                 caller,
                 app: access.app,
                 membership,
-            });
+            };
+            if !ctx.caller.scope.allows_app(ctx.app.id) {
+                deny(state, &ctx, spec, permission, "token_scope_excludes_app", now);
+                return Err(ApiError::Forbidden("this API token is not scoped to this app".into()));
+            }
+            let checked = match spec.access {
+                Access::App(_) => ctx.require(permission),
+                // Leaving needs no permission; the handler checks the rest.
+                _ if !ctx.caller.scope.allows_permission(permission) => Err(ApiError::OutOfScope { permission }),
+                _ => Ok(()),
+            };
+            if let Err(err) = checked {
+                let reason = match err {
+                    ApiError::OutOfScope { .. } => "token_scope_lacks_permission",
+                    _ => "role_lacks_permission",
+                };
+                deny(state, &ctx, spec, permission, reason, now);
+                return Err(err);
+            }
+            let used = ctx.membership.role.can(permission).then_some(permission);
+            touch_membership(state, &ctx.membership, used, access.permission_last_used_at, now);
+            request.extensions_mut().insert(ctx.caller.clone());
+            request.extensions_mut().insert(ctx);
             Ok(())
         }
+    }
+}
+
+/// A JWT's scope narrows its token's: scope only ever narrows.
+fn narrow(caller: &mut Caller, claimed: Option<crate::store::TokenScope>) {
+    if let Some(claimed) = claimed {
+        caller.scope = caller.scope.narrow(&claimed);
     }
 }
 
@@ -150,8 +218,7 @@ async fn app_param(request: &mut Request) -> Result<AppRef, ApiError> {
 
 /// Records use of the token in the background, at most once a minute.
 fn touch(state: &AppState, caller: &Caller, now: DateTime<Utc>) {
-    let stale = caller.token_last_used_at.is_none_or(|last| now - last >= TOUCH_EVERY);
-    if stale {
+    if caller.token_last_used_at.is_none_or(|last| now - last >= TOUCH_EVERY) {
         let store = state.store.clone();
         let token_id = caller.token_id;
         tokio::spawn(async move {
@@ -160,6 +227,74 @@ fn touch(state: &AppState, caller: &Caller, now: DateTime<Utc>) {
             }
         });
     }
+}
+
+/// Records use of the membership and of the permission, at most once a minute each.
+fn touch_membership(
+    state: &AppState,
+    membership: &Membership,
+    permission: Option<Permission>,
+    permission_last_used_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) {
+    let stale = |last: Option<DateTime<Utc>>| last.is_none_or(|at| now - at >= TOUCH_EVERY);
+    let permission = permission.filter(|_| stale(permission_last_used_at));
+    if permission.is_some() || stale(membership.last_used_at) {
+        let store = state.store.clone();
+        let id = membership.id;
+        tokio::spawn(async move {
+            if let Err(err) = store
+                .touch_membership(id, permission.map(Permission::as_str), now)
+                .await
+            {
+                tracing::warn!(error = %err, "could not record membership use");
+            }
+        });
+    }
+}
+
+/// Removes a membership past its end now rather than at the next sweep.
+fn expire(state: &AppState, membership_id: Uuid, now: DateTime<Utc>) {
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        if let Err(err) = store.expire_membership(membership_id, now).await {
+            tracing::warn!(error = %err, "could not expire a membership");
+        }
+    });
+}
+
+/// Records a refused attempt on the app's timeline (rate-limited per member).
+fn deny(
+    state: &AppState,
+    ctx: &AppContext,
+    spec: &RouteSpec,
+    permission: Permission,
+    reason: &'static str,
+    now: DateTime<Utc>,
+) {
+    if !state.denials.admit(ctx.membership.id, now) {
+        return;
+    }
+    let store = state.store.clone();
+    let (app_id, app_name, actor) = (ctx.app.id, ctx.app.name.clone(), ctx.caller.user.to_ref());
+    let data = serde_json::json!({
+        "permission": permission, "role": ctx.membership.role, "reason": reason,
+        "method": spec.verb.as_str(), "route": spec.path,
+    });
+    tokio::spawn(async move {
+        let event = NewEvent {
+            app_id,
+            app_name: &app_name,
+            actor: Some(&actor),
+            kind: "access.denied",
+            data,
+            secret: None,
+            now,
+        };
+        if let Err(err) = store.record_event(event).await {
+            tracing::warn!(error = %err, "could not record a denied attempt");
+        }
+    });
 }
 
 fn from_extensions<T: Clone + Send + Sync + 'static>(parts: &Parts) -> Result<T, ApiError> {

@@ -67,8 +67,10 @@ pub enum Access {
     Public,
     /// HTTP Basic credentials, checked by the handler (`email:password` or `:api-token`).
     Basic,
-    /// Any authenticated user (bearer JWT or API token).
+    /// Any authenticated user (bearer JWT or API token) whose token is not scoped.
     User,
+    /// Any authenticated user, scoped tokens included (read-only views of oneself).
+    AnyToken,
     /// A member of `{app}` whose role holds the permission.
     App(Permission),
     /// The platform, with `Authorization: Bearer <ROLEGATE_PLATFORM_TOKEN>`.
@@ -83,7 +85,7 @@ impl Access {
     pub const fn permission(self) -> Option<Permission> {
         match self {
             Access::App(p) | Access::AppOrSelf(p) => Some(p),
-            Access::Public | Access::Basic | Access::User | Access::Platform => None,
+            Access::Public | Access::Basic | Access::User | Access::AnyToken | Access::Platform => None,
         }
     }
 }
@@ -120,7 +122,8 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Get, "/healthz", Public, "Liveness: the process is up."),
     route(Get, "/readyz", Public, "Readiness: the store is reachable."),
     route(Post, "/v1/users", Public, "Sign up."),
-    route(Get, "/v1/users/self", User, "The caller."),
+    route(Get, "/v1/users/self", AnyToken, "The caller."),
+    route(Get, "/v1/users/self/access", AnyToken, "Every app the caller can reach, with effective permissions."),
     route(Get, "/v1/users/self/invitations", User, "Pending invitations addressed to the caller."),
     route(Post, "/v1/users/self/invitations/{id}/accept", User, "Accept an invitation by id."),
     route(Post, "/v1/users/self/invitations/{id}/decline", User, "Decline an invitation by id."),
@@ -128,12 +131,16 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Get, "/v1/tokens", User, "List the caller's API tokens."),
     route(Delete, "/v1/tokens/{id}", User, "Revoke an API token."),
     route(Post, "/v1/tokens/exchange", Basic, "Exchange an API token (Basic :token) for a JWT."),
-    route(Get, "/v1/roles", User, "Every role with its permissions."),
-    route(Get, "/v1/roles/{role}", User, "One role with its permissions."),
+    route(Get, "/v1/roles", AnyToken, "Every role with its permissions."),
+    route(Get, "/v1/roles/{role}", AnyToken, "One role with its permissions."),
+    route(Post, "/v1/access/check", AnyToken, "Ask whether users may exercise permissions on apps."),
+    route(Get, "/v1/access-review", User, "Members of the caller's apps with review findings (JSON or CSV)."),
+    route(Post, "/v1/access-review/apply", User, "Apply several remediations in one transaction."),
+    route(Get, "/v1/events", User, "Events of every app the caller owns (JSON or NDJSON)."),
     route(Post, "/v1/invitations/accept", User, "Accept an invitation by token."),
     route(Post, "/v1/invitations/decline", User, "Decline an invitation by token."),
     route(Post, "/v1/apps", User, "Create an app; the caller becomes its owner."),
-    route(Get, "/v1/apps", User, "Apps where the caller has a role."),
+    route(Get, "/v1/apps", AnyToken, "Apps where the caller has a role."),
     route(Get, "/v1/apps/{app}", App(AppRead), "The app."),
     route(Patch, "/v1/apps/{app}", App(AppUpdate), "Change the app's settings."),
     route(Delete, "/v1/apps/{app}", App(AppDelete), "Delete the app."),
@@ -238,7 +245,8 @@ pub fn permissions_markdown() -> String {
         let access = match r.access {
             Public => "public",
             Basic => "HTTP Basic",
-            User => "any signed-in user",
+            User => "any signed-in user (unscoped token)",
+            AnyToken => "any signed-in user",
             Platform => "the platform token",
             App(_) | AppOrSelf(_) => unreachable!("filtered out above"),
         };

@@ -4,10 +4,12 @@
 //! migrations, row locks — live in `postgres.rs` and `sqlite.rs`. The backend is chosen
 //! by the scheme of `DATABASE_URL`.
 
+mod access;
 mod models;
 pub mod postgres;
 mod resources;
 mod sql;
+mod sql_access;
 mod sql_resources;
 pub mod sqlite;
 
@@ -18,9 +20,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::authz::Role;
+use crate::authz::Permission;
 use crate::domain::{AppName, BranchName, Email};
 
+pub use access::{
+    AccessStore, Actor, Applied, EventFilter, PermissionUse, Rejected, ReviewAction, ReviewMember, UserMembership,
+};
 pub use models::*;
 pub use resources::{Operation, ResourceStore};
 
@@ -102,10 +107,20 @@ pub async fn connect(url: &str, settings: PoolSettings) -> Result<Arc<dyn Store>
     }
 }
 
+/// A change to a membership: `None` leaves a field as it is; `Some(None)` clears the end
+/// of access.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MemberChange {
+    /// The new role.
+    pub role: Option<crate::authz::Role>,
+    /// The new end of access.
+    pub access_expires_at: Option<Option<DateTime<Utc>>>,
+}
+
 /// Everything the service keeps. Every multi-step change is one transaction, and every
 /// change made on behalf of a user writes its event in that same transaction.
 #[async_trait]
-pub trait Store: ResourceStore + Send + Sync + 'static {
+pub trait Store: ResourceStore + AccessStore + Send + Sync + 'static {
     /// Which backend this is (`postgres` or `sqlite`).
     fn backend(&self) -> &'static str;
 
@@ -137,6 +152,7 @@ pub trait Store: ResourceStore + Send + Sync + 'static {
         &self,
         credential: &Credential,
         app: &AppRef,
+        permission: Permission,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<(Caller, Option<AppAccess>)>>;
 
@@ -168,12 +184,12 @@ pub trait Store: ResourceStore + Send + Sync + 'static {
     async fn list_collaborators(&self, app_id: Uuid) -> StoreResult<Vec<Collaborator>>;
     /// One member by membership id.
     async fn collaborator(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Collaborator>>;
-    /// Changes a member's role (never the owner's: `Conflict`).
-    async fn set_role(
+    /// Changes a member's role and/or the end of their access (never the owner's: `Conflict`).
+    async fn update_collaborator(
         &self,
         app: &App,
         id: Uuid,
-        role: Role,
+        change: MemberChange,
         actor: &UserRef,
         now: DateTime<Utc>,
     ) -> StoreResult<Collaborator>;

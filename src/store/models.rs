@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::authz::Role;
+use crate::authz::{Permission, PermissionSet, Role};
 use crate::domain::Email;
 
 /// A new account.
@@ -74,12 +74,14 @@ pub struct NewToken<'a> {
     pub hash: &'a [u8],
     /// Optional end of validity.
     pub expires_at: Option<DateTime<Utc>>,
+    /// What the token may do, at most.
+    pub scope: &'a TokenScope,
     /// Creation time.
     pub now: DateTime<Utc>,
 }
 
 /// An API token as listed (never the secret).
-#[derive(Clone, Debug, Serialize, FromRow)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ApiToken {
     /// Id.
     pub id: Uuid,
@@ -91,6 +93,60 @@ pub struct ApiToken {
     pub expires_at: Option<DateTime<Utc>>,
     /// Last use, to the minute.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// Permissions the token is limited to (`null`: its user's roles decide alone).
+    pub permissions: Option<Vec<Permission>>,
+    /// Apps the token is limited to, by id (`null`: every app of its user).
+    pub apps: Option<Vec<Uuid>>,
+}
+
+/// What an API token (and every JWT exchanged from it) may do, at most. A request is
+/// allowed only when the caller's role allows it *and* the scope does.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenScope {
+    /// `None`: any permission the role holds.
+    pub permissions: Option<Vec<Permission>>,
+    /// `None`: any app the user is a member of.
+    pub apps: Option<Vec<Uuid>>,
+}
+
+impl TokenScope {
+    /// Whether the scope restricts anything.
+    pub fn is_scoped(&self) -> bool {
+        self.permissions.is_some() || self.apps.is_some()
+    }
+
+    /// Whether the scope includes `permission`.
+    pub fn allows_permission(&self, permission: Permission) -> bool {
+        self.permissions.as_ref().is_none_or(|ps| ps.contains(&permission))
+    }
+
+    /// Whether the scope includes the app.
+    pub fn allows_app(&self, app_id: Uuid) -> bool {
+        self.apps.as_ref().is_none_or(|apps| apps.contains(&app_id))
+    }
+
+    /// The permissions of `role` that the scope leaves.
+    pub fn effective(&self, role: Role) -> PermissionSet {
+        match &self.permissions {
+            None => role.permissions(),
+            Some(ps) => role.permissions().intersect(ps.iter().copied().collect()),
+        }
+    }
+
+    /// What both scopes allow: scope only ever narrows.
+    pub fn narrow(&self, other: &TokenScope) -> TokenScope {
+        fn both<T: PartialEq + Clone>(a: &Option<Vec<T>>, b: &Option<Vec<T>>) -> Option<Vec<T>> {
+            match (a, b) {
+                (None, None) => None,
+                (Some(x), None) | (None, Some(x)) => Some(x.clone()),
+                (Some(x), Some(y)) => Some(x.iter().filter(|v| y.contains(v)).cloned().collect()),
+            }
+        }
+        TokenScope {
+            permissions: both(&self.permissions, &other.permissions),
+            apps: both(&self.apps, &other.apps),
+        }
+    }
 }
 
 /// A credential presented on a request, already verified as far as it can be without the store.
@@ -117,6 +173,8 @@ pub struct Caller {
     pub token_id: Uuid,
     /// When that token was last recorded as used.
     pub token_last_used_at: Option<DateTime<Utc>>,
+    /// What the token may do, at most.
+    pub scope: TokenScope,
 }
 
 /// `{app}` in a path: an id or a name.
@@ -177,6 +235,17 @@ pub struct Membership {
     pub id: Uuid,
     /// The role.
     pub role: Role,
+    /// When the membership ends, if it is time-bound.
+    pub access_expires_at: Option<DateTime<Utc>>,
+    /// When it was last used (to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl Membership {
+    /// Whether time-bound access has ended at `now`.
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.access_expires_at.is_some_and(|at| at <= now)
+    }
 }
 
 /// An app and the caller's membership of it, if any.
@@ -186,6 +255,8 @@ pub struct AppAccess {
     pub app: App,
     /// `None` when the caller is not a member.
     pub membership: Option<Membership>,
+    /// When the caller last exercised the permission asked about.
+    pub permission_last_used_at: Option<DateTime<Utc>>,
 }
 
 /// An app with the listing user's role.
@@ -210,12 +281,26 @@ pub struct Collaborator {
     pub email: String,
     /// Role.
     pub role: Role,
-    /// `accepted` for every membership.
+    /// `accepted`, or `expired` once time-bound access has ended (until the sweep removes it).
     pub status: &'static str,
     /// Who invited them (`null` for the app's creator).
     pub invited_by: Option<UserRef>,
     /// When they joined.
     pub created_at: DateTime<Utc>,
+    /// When they last used the app (to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When time-bound access ends.
+    pub access_expires_at: Option<DateTime<Utc>>,
+}
+
+impl Collaborator {
+    /// Marks a membership past its end as `expired`.
+    pub fn at(mut self, now: DateTime<Utc>) -> Collaborator {
+        if self.access_expires_at.is_some_and(|at| at <= now) {
+            self.status = "expired";
+        }
+        self
+    }
 }
 
 /// A new invitation: only the token's hash is stored.
@@ -236,6 +321,8 @@ pub struct NewInvitation<'a> {
     pub now: DateTime<Utc>,
     /// End of validity.
     pub expires_at: DateTime<Utc>,
+    /// End of the membership it grants, if time-bound.
+    pub access_expires_at: Option<DateTime<Utc>>,
 }
 
 /// An invitation (never its token).
@@ -259,6 +346,8 @@ pub struct Invitation {
     pub created_at: DateTime<Utc>,
     /// End of validity.
     pub expires_at: DateTime<Utc>,
+    /// End of the membership it grants, if time-bound.
+    pub access_expires_at: Option<DateTime<Utc>>,
 }
 
 impl Invitation {
@@ -386,6 +475,8 @@ pub(super) struct CallerRow {
     pub user_created_at: DateTime<Utc>,
     pub token_id: Uuid,
     pub token_last_used_at: Option<DateTime<Utc>>,
+    pub scope_permissions: Option<sqlx::types::Json<Vec<Permission>>>,
+    pub scope_apps: Option<sqlx::types::Json<Vec<Uuid>>>,
 }
 
 impl From<CallerRow> for Caller {
@@ -399,6 +490,10 @@ impl From<CallerRow> for Caller {
             },
             token_id: r.token_id,
             token_last_used_at: r.token_last_used_at,
+            scope: TokenScope {
+                permissions: r.scope_permissions.map(|j| j.0),
+                apps: r.scope_apps.map(|j| j.0),
+            },
         }
     }
 }
@@ -417,6 +512,9 @@ pub(super) struct AccessRow {
     pub formation: Option<sqlx::types::Json<Vec<Container>>>,
     pub membership_id: Option<Uuid>,
     pub role: Option<String>,
+    pub access_expires_at: Option<DateTime<Utc>>,
+    pub membership_last_used_at: Option<DateTime<Utc>>,
+    pub permission_last_used_at: Option<DateTime<Utc>>,
 }
 
 impl AccessRow {
@@ -437,9 +535,19 @@ impl AccessRow {
             Some(Membership {
                 id: self.membership_id?,
                 role: Role::parse(self.role.as_deref()?)?,
+                access_expires_at: self.access_expires_at,
+                last_used_at: self.membership_last_used_at,
             })
         })();
-        (caller, app.map(|app| AppAccess { app, membership }))
+        let permission_last_used_at = self.permission_last_used_at;
+        (
+            caller,
+            app.map(|app| AppAccess {
+                app,
+                membership,
+                permission_last_used_at,
+            }),
+        )
     }
 }
 
@@ -454,6 +562,8 @@ pub(super) struct CollaboratorRow {
     pub invited_by_id: Option<Uuid>,
     pub invited_by_email: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub access_expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<CollaboratorRow> for Collaborator {
@@ -467,6 +577,8 @@ impl From<CollaboratorRow> for Collaborator {
             status: "accepted",
             invited_by: user_ref(r.invited_by_id, r.invited_by_email),
             created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            access_expires_at: r.access_expires_at,
         }
     }
 }
@@ -484,6 +596,7 @@ pub(super) struct InvitationRow {
     pub invited_by_email: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    pub access_expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<InvitationRow> for Invitation {
@@ -498,6 +611,7 @@ impl From<InvitationRow> for Invitation {
             invited_by: user_ref(r.invited_by_id, r.invited_by_email),
             created_at: r.created_at,
             expires_at: r.expires_at,
+            access_expires_at: r.access_expires_at,
         }
     }
 }
@@ -688,6 +802,31 @@ impl From<DeploymentRow> for Deployment {
             requested_by: user_ref(r.requested_by, r.requested_by_email),
             created_at: r.created_at,
             finished_at: r.finished_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(super) struct ApiTokenRow {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub scope_permissions: Option<sqlx::types::Json<Vec<Permission>>>,
+    pub scope_apps: Option<sqlx::types::Json<Vec<Uuid>>>,
+}
+
+impl From<ApiTokenRow> for ApiToken {
+    fn from(r: ApiTokenRow) -> ApiToken {
+        ApiToken {
+            id: r.id,
+            name: r.name,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            last_used_at: r.last_used_at,
+            permissions: r.scope_permissions.map(|j| j.0),
+            apps: r.scope_apps.map(|j| j.0),
         }
     }
 }

@@ -7,6 +7,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 #[allow(clippy::wildcard_imports)]
 use super::sql::*;
 #[allow(clippy::wildcard_imports)]
+use super::sql_access::*;
+#[allow(clippy::wildcard_imports)]
 use super::sql_resources::*;
 use super::{PoolSettings, StoreError, StoreResult};
 
@@ -53,3 +55,4 @@ impl_resource_store!(
     lock = " for update",
     skip_locked = " for update skip locked"
 );
+impl_access_store!(PgStore, sqlx::Postgres, lock = " for update");

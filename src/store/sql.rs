@@ -25,7 +25,8 @@ macro_rules! app_from {
 macro_rules! caller_columns {
     () => {
         "u.id as user_id, u.email as user_email, u.name as user_name, \
-         u.created_at as user_created_at, t.id as token_id, t.last_used_at as token_last_used_at"
+         u.created_at as user_created_at, t.id as token_id, t.last_used_at as token_last_used_at, \
+         t.scope_permissions, t.scope_apps"
     };
 }
 
@@ -35,8 +36,9 @@ macro_rules! live_token {
     };
 }
 
-/// The access check behind every app route: the caller, the app and the caller's
-/// membership in one round trip. `$1` is the credential, `$2` the time, `$3` the app.
+/// The access check behind every app route: the caller, the app, the caller's membership
+/// and when they last used the route's permission, in one round trip. `$1` is the
+/// credential, `$2` the time, `$3` the app, `$4` the permission.
 macro_rules! access_sql {
     ($credential:literal, $app:literal) => {
         concat!(
@@ -46,7 +48,8 @@ macro_rules! access_sql {
                a.id as app_id, a.name as app_name, a.default_branch, \
                a.created_at as app_created_at, a.updated_at as app_updated_at, \
                a.formation, ou.id as owner_id, ou.email as owner_email, \
-               m.id as membership_id, m.role as role \
+               m.id as membership_id, m.role as role, m.access_expires_at, \
+               m.last_used_at as membership_last_used_at, pu.last_used_at as permission_last_used_at \
              from api_tokens t \
              join users u on u.id = t.user_id \
              left join apps a on ",
@@ -55,6 +58,7 @@ macro_rules! access_sql {
              left join collaborators m on m.app_id = a.id and m.user_id = u.id \
              left join collaborators o on o.app_id = a.id and o.role = 'owner' \
              left join users ou on ou.id = o.user_id \
+             left join permission_usage pu on pu.membership_id = m.id and pu.permission = $4 \
              where ",
             $credential,
             live_token!()
@@ -65,7 +69,8 @@ macro_rules! access_sql {
 macro_rules! collaborator_select {
     () => {
         "select c.id, c.app_id, c.user_id, u.email, c.role, \
-                ib.id as invited_by_id, ib.email as invited_by_email, c.created_at \
+                ib.id as invited_by_id, ib.email as invited_by_email, c.created_at, \
+                c.last_used_at, c.access_expires_at \
          from collaborators c \
          join users u on u.id = c.user_id \
          left join users ib on ib.id = c.invited_by "
@@ -75,7 +80,8 @@ macro_rules! collaborator_select {
 macro_rules! invitation_select {
     () => {
         "select i.id, i.app_id, a.name as app_name, i.email, i.role, i.status, \
-                ib.id as invited_by_id, ib.email as invited_by_email, i.created_at, i.expires_at \
+                ib.id as invited_by_id, ib.email as invited_by_email, i.created_at, i.expires_at, \
+                i.access_expires_at \
          from invitations i \
          join apps a on a.id = i.app_id \
          left join users ib on ib.id = i.invited_by "
@@ -175,10 +181,10 @@ macro_rules! impl_store {
             }
 
             async fn create_token(&self, new: $crate::store::NewToken<'_>) -> $crate::store::StoreResult<$crate::store::ApiToken> {
-                let token = sqlx::query_as(
-                    "insert into api_tokens (id, user_id, name, token_hash, created_at, expires_at) \
-                     values ($1, $2, $3, $4, $5, $6) \
-                     returning id, name, created_at, expires_at, last_used_at",
+                let token: $crate::store::models::ApiTokenRow = sqlx::query_as(
+                    "insert into api_tokens (id, user_id, name, token_hash, created_at, expires_at, scope_permissions, scope_apps) \
+                     values ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     returning id, name, created_at, expires_at, last_used_at, scope_permissions, scope_apps",
                 )
                 .bind(new.id)
                 .bind(new.user_id)
@@ -186,19 +192,22 @@ macro_rules! impl_store {
                 .bind(new.hash)
                 .bind(new.now)
                 .bind(new.expires_at)
+                .bind(new.scope.permissions.as_ref().map(sqlx::types::Json))
+                .bind(new.scope.apps.as_ref().map(sqlx::types::Json))
                 .fetch_one(self.writer())
                 .await?;
-                Ok(token)
+                Ok(token.into())
             }
 
             async fn list_tokens(&self, user_id: uuid::Uuid) -> $crate::store::StoreResult<Vec<$crate::store::ApiToken>> {
-                Ok(sqlx::query_as(
-                    "select id, name, created_at, expires_at, last_used_at from api_tokens \
+                let rows: Vec<$crate::store::models::ApiTokenRow> = sqlx::query_as(
+                    "select id, name, created_at, expires_at, last_used_at, scope_permissions, scope_apps from api_tokens \
                      where user_id = $1 and revoked_at is null order by id desc",
                 )
                 .bind(user_id)
                 .fetch_all(self.reader())
-                .await?)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
             }
 
             async fn revoke_token(
@@ -260,6 +269,7 @@ macro_rules! impl_store {
                 &self,
                 credential: &$crate::store::Credential,
                 app: &$crate::store::AppRef,
+                permission: $crate::authz::Permission,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<Option<($crate::store::Caller, Option<$crate::store::AppAccess>)>> {
                 use $crate::store::{AppRef, Credential};
@@ -278,7 +288,8 @@ macro_rules! impl_store {
                 let query = match app {
                     AppRef::Id(id) => query.bind(*id),
                     AppRef::Name(name) => query.bind(name.clone()),
-                };
+                }
+                .bind(permission.as_str());
                 let row: Option<$crate::store::models::AccessRow> = query.fetch_optional(self.reader()).await?;
                 Ok(row.map(|r| r.split()))
             }
@@ -473,17 +484,18 @@ macro_rules! impl_store {
                 Self::fetch_collaborator(&mut conn, app_id, id).await
             }
 
-            async fn set_role(
+            async fn update_collaborator(
                 &self,
                 app: &$crate::store::App,
                 id: uuid::Uuid,
-                role: $crate::authz::Role,
+                change: $crate::store::MemberChange,
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::Collaborator> {
                 let mut tx = self.writer().begin().await?;
-                let previous: String = sqlx::query_scalar(concat!(
-                    "select role from collaborators where app_id = $1 and id = $2", $lock
+                type Current = (String, Option<chrono::DateTime<chrono::Utc>>);
+                let (previous, previous_expiry): Current = sqlx::query_as(concat!(
+                    "select role, access_expires_at from collaborators where app_id = $1 and id = $2", $lock
                 ))
                 .bind(app.id)
                 .bind(id)
@@ -492,23 +504,37 @@ macro_rules! impl_store {
                 .ok_or($crate::store::StoreError::NotFound)?;
                 if previous == "owner" {
                     return Err($crate::store::StoreError::Conflict(
-                        "the owner's role cannot be changed; transfer the app instead",
+                        "the owner's membership cannot be changed; transfer the app instead",
                     ));
                 }
-                sqlx::query("update collaborators set role = $3, updated_at = $4 where app_id = $1 and id = $2")
-                    .bind(app.id)
-                    .bind(id)
-                    .bind(role.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                let role = change.role.map_or(previous.clone(), |r| r.as_str().to_owned());
+                let expiry = change.access_expires_at.unwrap_or(previous_expiry);
+                sqlx::query(
+                    "update collaborators set role = $3, access_expires_at = $4, updated_at = $5 where app_id = $1 and id = $2",
+                )
+                .bind(app.id)
+                .bind(id)
+                .bind(&role)
+                .bind(expiry)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
                 let member = Self::fetch_collaborator(&mut tx, app.id, id).await?.ok_or($crate::store::StoreError::NotFound)?;
-                let data = serde_json::json!({
-                    "collaborator_id": id, "user_id": member.user_id, "email": member.email,
-                    "previous_role": previous, "role": role,
-                });
-                let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "collaborator.role_changed", data, secret: None, now };
-                Self::insert_event(&mut tx, event).await?;
+                let who = serde_json::json!({ "collaborator_id": id, "user_id": member.user_id, "email": member.email });
+                if role != previous {
+                    let mut data = who.clone();
+                    data["previous_role"] = serde_json::json!(previous);
+                    data["role"] = serde_json::json!(role);
+                    let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "collaborator.role_changed", data, secret: None, now };
+                    Self::insert_event(&mut tx, event).await?;
+                }
+                if expiry != previous_expiry {
+                    let mut data = who;
+                    data["previous_access_expires_at"] = serde_json::json!(previous_expiry);
+                    data["access_expires_at"] = serde_json::json!(expiry);
+                    let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "collaborator.access_expiry_changed", data, secret: None, now };
+                    Self::insert_event(&mut tx, event).await?;
+                }
                 tx.commit().await?;
                 Ok(member)
             }
@@ -568,8 +594,8 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
-                    "insert into invitations (id, app_id, email, role, token_hash, status, invited_by, created_at, expires_at) \
-                     values ($1, $2, $3, $4, $5, 'pending', $6, $7, $8)",
+                    "insert into invitations (id, app_id, email, role, token_hash, status, invited_by, created_at, expires_at, access_expires_at) \
+                     values ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9)",
                 )
                 .bind(new.id)
                 .bind(new.app.id)
@@ -579,6 +605,7 @@ macro_rules! impl_store {
                 .bind(new.invited_by.id)
                 .bind(new.now)
                 .bind(new.expires_at)
+                .bind(new.access_expires_at)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| match $crate::store::StoreError::from(e) {
@@ -587,7 +614,9 @@ macro_rules! impl_store {
                     }
                     other => other,
                 })?;
-                let data = serde_json::json!({ "invitation_id": new.id, "email": new.email, "role": new.role });
+                let data = serde_json::json!({
+                    "invitation_id": new.id, "email": new.email, "role": new.role, "access_expires_at": new.access_expires_at,
+                });
                 let event = $crate::store::NewEvent {
                     app_id: new.app.id, app_name: &new.app.name, actor: Some(new.invited_by),
                     kind: "collaborator.invited", data, secret: None, now: new.now,
@@ -604,6 +633,7 @@ macro_rules! impl_store {
                     invited_by: Some(new.invited_by.clone()),
                     created_at: new.now,
                     expires_at: new.expires_at,
+                    access_expires_at: new.access_expires_at,
                 })
             }
 
@@ -685,23 +715,24 @@ macro_rules! impl_store {
                 let mut tx = self.writer().begin().await?;
                 // The status test is in the statement: of many concurrent accepts, one
                 // updates the row and the others find it no longer pending.
-                let claimed: Option<(uuid::Uuid, String, Option<uuid::Uuid>)> = sqlx::query_as(
+                type Claimed = (uuid::Uuid, String, Option<uuid::Uuid>, Option<chrono::DateTime<chrono::Utc>>);
+                let claimed: Option<Claimed> = sqlx::query_as(
                     "update invitations set status = 'accepted', responded_at = $2, responded_by = $3 \
                      where id = $1 and status = 'pending' and expires_at > $2 \
-                     returning app_id, role, invited_by",
+                     returning app_id, role, invited_by, access_expires_at",
                 )
                 .bind(id)
                 .bind(now)
                 .bind(user.id)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let Some((app_id, role, invited_by)) = claimed else {
+                let Some((app_id, role, invited_by, access_expires_at)) = claimed else {
                     return Ok($crate::store::Accepted::NotPending);
                 };
                 let member_id = uuid::Uuid::now_v7();
                 let inserted = sqlx::query(
-                    "insert into collaborators (id, app_id, user_id, role, invited_by, created_at, updated_at) \
-                     values ($1, $2, $3, $4, $5, $6, $6)",
+                    "insert into collaborators (id, app_id, user_id, role, invited_by, created_at, updated_at, access_expires_at) \
+                     values ($1, $2, $3, $4, $5, $6, $6, $7)",
                 )
                 .bind(member_id)
                 .bind(app_id)
@@ -709,6 +740,7 @@ macro_rules! impl_store {
                 .bind(&role)
                 .bind(invited_by)
                 .bind(now)
+                .bind(access_expires_at)
                 .execute(&mut *tx)
                 .await;
                 match inserted.map_err($crate::store::StoreError::from) {

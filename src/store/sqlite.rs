@@ -12,6 +12,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 #[allow(clippy::wildcard_imports)]
 use super::sql::*;
 #[allow(clippy::wildcard_imports)]
+use super::sql_access::*;
+#[allow(clippy::wildcard_imports)]
 use super::sql_resources::*;
 use super::{PoolSettings, StoreError, StoreResult};
 
@@ -60,3 +62,4 @@ impl SqliteStore {
 
 impl_store!(SqliteStore, sqlx::Sqlite, backend = "sqlite", lock = "");
 impl_resource_store!(SqliteStore, sqlx::Sqlite, lock = "", skip_locked = "");
+impl_access_store!(SqliteStore, sqlx::Sqlite, lock = "");

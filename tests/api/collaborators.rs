@@ -37,11 +37,13 @@ async fn members_are_listed_owner_first(backend: Backend) {
     assert_eq!(
         keys,
         [
+            "access_expires_at",
             "app_id",
             "created_at",
             "email",
             "id",
             "invited_by",
+            "last_used_at",
             "role",
             "status",
             "user_id"

@@ -1,0 +1,23 @@
+-- SQLite mirror of migrations/postgres/0003_least_privilege.sql (see 0001_core.sql for the type mapping).
+-- Least privilege over time: use of each membership and permission, time-bound access,
+-- and API tokens scoped to some permissions and apps.
+
+-- Written at most once a minute per membership, never per request.
+alter table collaborators add column last_used_at text;
+-- After this instant the member is refused; a sweep then removes the membership.
+alter table collaborators add column access_expires_at text;
+create index collaborators_expiry_idx on collaborators (access_expires_at) where access_expires_at is not null;
+
+alter table invitations add column access_expires_at text;
+
+-- When each member last exercised each permission (at most once a minute per pair).
+create table permission_usage (
+    membership_id blob not null references collaborators (id) on delete cascade,
+    permission text not null,
+    last_used_at text not null,
+    primary key (membership_id, permission)
+);
+
+-- JSON arrays; null means unrestricted. Scope only ever narrows the user's roles.
+alter table api_tokens add column scope_permissions text;
+alter table api_tokens add column scope_apps text;
