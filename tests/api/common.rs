@@ -217,7 +217,14 @@ impl TestApp {
 
     /// A second server on this one's database (as a second replica would be).
     pub async fn replica(&self, vars: &[(&str, &str)]) -> TestApp {
-        TestApp::start(Database::Shared, self.database_url.clone(), vars, None).await
+        TestApp::start(
+            Database::Shared,
+            self.database_url.clone(),
+            vars,
+            None,
+            self.clock.clone(),
+        )
+        .await
     }
 
     async fn spawn_inner(
@@ -255,7 +262,7 @@ impl TestApp {
                 )
             }
         };
-        TestApp::start(db, url, vars, routes).await
+        TestApp::start(db, url, vars, routes, Arc::new(ManualClock::default())).await
     }
 
     async fn start(
@@ -263,6 +270,7 @@ impl TestApp {
         url: String,
         vars: &[(&str, &str)],
         routes: Option<axum::Router<rolegate::AppState>>,
+        clock: Arc<ManualClock>,
     ) -> TestApp {
         let database_url = url.clone();
         let mut env: HashMap<String, String> = HashMap::from([
@@ -279,7 +287,6 @@ impl TestApp {
             env.insert((*k).to_owned(), (*v).to_owned());
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
-        let clock = Arc::new(ManualClock::default());
         let state = rolegate::build_state(config, clock.clone()).await.expect("build state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
