@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use base64::Engine;
 use chrono::TimeDelta;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use rolegate::authz::routes::ROUTES;
