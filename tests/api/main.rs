@@ -10,6 +10,7 @@ mod cli;
 mod collaborators;
 mod docs;
 mod invitations;
+mod jwt;
 mod least_privilege;
 mod operations;
 mod platform;
