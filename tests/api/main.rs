@@ -14,4 +14,5 @@ mod jwt;
 mod least_privilege;
 mod operations;
 mod platform;
+mod races;
 mod resources;
