@@ -94,7 +94,7 @@ async fn forged_and_malformed_jwts_are_401(backend: Backend) {
         ),
         ("tampered payload", tampered),
         ("truncated", good[..good.len() - 10].to_owned()),
-        ("two segments", good.rsplitn(2, '.').nth(1).unwrap().to_owned()),
+        ("two segments", good.rsplit_once('.').unwrap().0.to_owned()),
         ("not base64", "@@@.@@@.@@@".to_owned()),
         ("empty", String::new()),
         (
