@@ -248,6 +248,11 @@ impl Config {
                 })?,
         };
 
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://rolegate.db".to_owned());
+        if !["postgres://", "postgresql://", "sqlite:"].iter().any(|scheme| database_url.starts_with(scheme)) {
+            return Err(err("DATABASE_URL", "must start with postgres://, postgresql:// or sqlite:"));
+        }
+
         Ok(Config {
             stale_after,
             secrets_key,
@@ -260,7 +265,7 @@ impl Config {
             },
             log_retention_lines,
             log_retention: seconds("ROLEGATE_LOG_RETENTION_SECONDS", 7 * 86_400)?,
-            database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://rolegate.db".to_owned()),
+            database_url,
             listen,
             jwt_secret,
             jwt_ttl: seconds("ROLEGATE_JWT_TTL", 3600)?,
@@ -325,6 +330,8 @@ mod tests {
             ("ROLEGATE_PLATFORM_WEBHOOK_URL", "gopher://x"),
             ("ROLEGATE_PLATFORM_TOKEN", "short"),
             ("ROLEGATE_LOG_RETENTION_LINES", "0"),
+            ("DATABASE_URL", "mysql://localhost/x"),
+            ("ROLEGATE_STALE_AFTER_DAYS", "0"),
         ] {
             let e = config(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);

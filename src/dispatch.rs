@@ -14,8 +14,9 @@ use crate::store::Order;
 
 /// Orders leased per poll.
 const BATCH: u32 = 20;
-/// How long a lease lasts: longer than one delivery's timeout.
-const LEASE: TimeDelta = TimeDelta::seconds(30);
+/// How long a lease lasts: longer than delivering a whole batch one by one at the
+/// timeout, so a slow platform never lets another replica take an order still in flight.
+const LEASE: TimeDelta = TimeDelta::seconds(BATCH as i64 * DELIVERY_TIMEOUT.as_secs() as i64 + 30);
 /// Longest wait for the platform to answer one order.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait between two attempts.
@@ -112,7 +113,7 @@ impl Dispatcher {
         let recorded = match outcome {
             Ok(()) => {
                 tracing::info!(order_id = %order.id, kind = %order.kind, "order delivered");
-                store.order_delivered(order.id, self.state.clock.now()).await
+                store.order_delivered(order.id, self.state.clock.now()).await.map(drop)
             }
             Err(error) => {
                 let delay = backoff(self.state.config.platform.dispatch_backoff, order.attempts);

@@ -68,8 +68,11 @@ pub enum ApiError {
     #[error("{0}")]
     Gone(String),
     /// 413.
-    #[error("the request body is larger than the limit of {0} bytes")]
-    PayloadTooLarge(usize),
+    #[error(
+        "the request body is larger than this route accepts (64 KiB; 1 MiB on the variable routes, \
+         2 MiB on the platform's log and metric routes)"
+    )]
+    PayloadTooLarge,
     /// 415.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -107,7 +110,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -126,7 +129,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::Gone(_) => "gone",
-            ApiError::PayloadTooLarge(_) => "payload-too-large",
+            ApiError::PayloadTooLarge => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Validation(_) => "validation",
             ApiError::Unavailable => "unavailable",

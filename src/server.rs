@@ -112,6 +112,8 @@ pub async fn build_state(
     config: Config,
     clock: Arc<dyn Clock>,
 ) -> Result<AppState, Box<dyn std::error::Error + Send + Sync>> {
+    // Before connecting: a Postgres install without a key must not even migrate.
+    let secrets = SecretBox::new(&secrets_key(&config)?);
     let store = store::connect(&config.database_url, config.pool).await?;
     let secret = match &config.jwt_secret {
         Some(secret) => secret.clone(),
@@ -125,7 +127,6 @@ pub async fn build_state(
         }
     };
     let jwt = JwtKeys::new(&secret, config.jwt_ttl);
-    let secrets = SecretBox::new(&secrets_key(&config, store.backend())?);
     Ok(AppState {
         store,
         jwt: Arc::new(jwt),
@@ -137,12 +138,12 @@ pub async fn build_state(
 }
 
 /// The key sealing secrets: configured, or on SQLite a key file kept beside the database.
-fn secrets_key(config: &Config, backend: &str) -> Result<[u8; 32], Box<dyn std::error::Error + Send + Sync>> {
+fn secrets_key(config: &Config) -> Result<[u8; 32], Box<dyn std::error::Error + Send + Sync>> {
     if let Some(key) = config.secrets_key {
         return Ok(key);
     }
-    let path = match (backend, crate::secrets::key_file_for(&config.database_url)) {
-        ("sqlite", Some(path)) => path,
+    let path = match crate::secrets::key_file_for(&config.database_url) {
+        Some(path) => path,
         _ => {
             return Err(
                 "ROLEGATE_SECRETS_KEY: must be set (base64 of 32 bytes, e.g. `openssl rand -base64 32`) \

@@ -153,7 +153,7 @@ pub async fn reset_cache(State(state): State<AppState>, ctx: AppContext) -> ApiR
             data: json!({}),
         },
         event: "deployment.cache_reset_requested",
-        formation: None,
+        scale: None,
     };
     state
         .store

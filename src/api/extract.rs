@@ -73,7 +73,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
 
 fn body_error(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(BODY_LIMIT)
+        ApiError::PayloadTooLarge
     } else {
         ApiError::BadRequest(format!("could not read the request body: {}", rejection.body_text()))
     }

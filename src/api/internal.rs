@@ -29,8 +29,22 @@ pub struct OrdersQuery {
 /// `GET /internal/v1/orders`: orders not yet delivered, oldest first (for a platform that
 /// polls instead of receiving webhooks, and to see what is queued).
 pub async fn orders(State(state): State<AppState>, Query(q): Query<OrdersQuery>) -> ApiResult<Json<Items<Order>>> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = match q.limit {
+        None => 100,
+        Some(n @ 1..=1000) => n,
+        Some(_) => return Err(ApiError::invalid("limit", "must be between 1 and 1000")),
+    };
     Ok(Json(Items::all(state.store.pending_orders(limit).await?)))
+}
+
+/// `POST /internal/v1/orders/{id}/ack`: a polling platform marks an order done, so it is
+/// neither listed nor delivered again. Acknowledging twice is fine.
+pub async fn ack_order(State(state): State<AppState>, Path(IdParam { id }): Path<IdParam>) -> ApiResult<StatusCode> {
+    if state.store.order_delivered(id, state.clock.now()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("order not found"))
+    }
 }
 
 /// Body of the deployment status route.

@@ -104,6 +104,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/apps/{app}/addons/{id}/credentials", get(addons::credentials))
         .route("/internal/v1/orders", get(internal::orders))
+        .route("/internal/v1/orders/{id}/ack", post(internal::ack_order))
         .route(
             "/internal/v1/deployments/{id}/status",
             post(internal::deployment_status),

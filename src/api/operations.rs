@@ -21,35 +21,42 @@ const MAX_AMOUNT: u32 = 100;
 
 /// What an operation request returns.
 #[derive(Serialize)]
-pub struct Queued {
+pub struct QueuedView {
     order_id: Uuid,
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     formation: Option<Vec<Container>>,
 }
 
-/// `POST /v1/apps/{app}/restart`: restarts every container.
-pub async fn restart(State(state): State<AppState>, ctx: AppContext) -> ApiResult<(StatusCode, Json<Queued>)> {
-    let operation = Operation {
-        order: NewOrder {
-            kind: "app.restart",
-            data: json!({}),
-        },
-        event: "app.restart_requested",
-        formation: None,
-    };
-    let order_id = state
+async fn queue(state: &AppState, ctx: &AppContext, operation: Operation) -> ApiResult<(StatusCode, Json<QueuedView>)> {
+    let queued = state
         .store
         .request_operation(&ctx.app, operation, &ctx.caller.user.to_ref(), state.clock.now())
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Queued {
-            order_id,
-            status: "queued",
-            formation: None,
-        }),
-    ))
+    let view = QueuedView {
+        order_id: queued.order_id,
+        status: "queued",
+        formation: queued.formation,
+    };
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+/// `POST /v1/apps/{app}/restart`: restarts every container.
+pub async fn restart(State(state): State<AppState>, ctx: AppContext) -> ApiResult<(StatusCode, Json<QueuedView>)> {
+    let order = NewOrder {
+        kind: "app.restart",
+        data: json!({}),
+    };
+    queue(
+        &state,
+        &ctx,
+        Operation {
+            order,
+            event: "app.restart_requested",
+            scale: None,
+        },
+    )
+    .await
 }
 
 /// Body of `POST /v1/apps/{app}/scale`.
@@ -65,7 +72,7 @@ pub async fn scale(
     State(state): State<AppState>,
     ctx: AppContext,
     Json(body): Json<Scale>,
-) -> ApiResult<(StatusCode, Json<Queued>)> {
+) -> ApiResult<(StatusCode, Json<QueuedView>)> {
     let mut fields = Fields::default();
     if body.containers.is_empty() || body.containers.len() > 20 {
         fields.push("containers", "must hold 1 to 20 container types");
@@ -84,34 +91,18 @@ pub async fn scale(
         }
     }
     fields.finish()?;
-
-    let mut formation: Vec<Container> = ctx
-        .app
-        .formation
-        .iter()
-        .filter(|c| !seen.contains(c.kind.as_str()))
-        .cloned()
-        .collect();
-    formation.extend(body.containers.iter().cloned());
-    formation.sort_by(|a, b| a.kind.cmp(&b.kind));
-    let operation = Operation {
-        order: NewOrder {
-            kind: "app.scale",
-            data: json!({ "containers": body.containers, "formation": formation }),
-        },
-        event: "app.scale_requested",
-        formation: Some(formation.clone()),
+    let order = NewOrder {
+        kind: "app.scale",
+        data: json!({ "containers": body.containers }),
     };
-    let order_id = state
-        .store
-        .request_operation(&ctx.app, operation, &ctx.caller.user.to_ref(), state.clock.now())
-        .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Queued {
-            order_id,
-            status: "queued",
-            formation: Some(formation),
-        }),
-    ))
+    queue(
+        &state,
+        &ctx,
+        Operation {
+            order,
+            event: "app.scale_requested",
+            scale: Some(body.containers),
+        },
+    )
+    .await
 }

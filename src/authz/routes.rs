@@ -175,6 +175,7 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Delete, "/v1/apps/{app}/addons/{id}", App(AddonsManage), "Remove an add-on."),
     route(Get, "/v1/apps/{app}/addons/{id}/credentials", App(DatabasesAccess), "An add-on's connection URL and user."),
     route(Get, "/internal/v1/orders", Platform, "Orders not yet delivered."),
+    route(Post, "/internal/v1/orders/{id}/ack", Platform, "Mark an order done (for a platform that polls)."),
     route(Post, "/internal/v1/deployments/{id}/status", Platform, "Report a deployment's status and output."),
     route(Post, "/internal/v1/apps/{app}/logs", Platform, "Append log lines."),
     route(Post, "/internal/v1/apps/{app}/metrics", Platform, "Append metric samples."),

@@ -27,7 +27,7 @@ pub use access::{
     AccessStore, Actor, Applied, EventFilter, PermissionUse, Rejected, ReviewAction, ReviewMember, UserMembership,
 };
 pub use models::*;
-pub use resources::{Operation, ResourceStore};
+pub use resources::{Operation, Queued, ResourceStore, merge_formation};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]

@@ -15,8 +15,29 @@ pub struct Operation {
     pub order: NewOrder,
     /// The event type, such as `app.restart_requested`.
     pub event: &'static str,
-    /// A new formation to record with the order (`scale`).
+    /// For `scale`: the container types to change; the store merges them into the
+    /// formation under a row lock and adds the result to the order as `formation`.
+    pub scale: Option<Vec<Container>>,
+}
+
+/// A queued operation.
+#[derive(Clone, Debug)]
+pub struct Queued {
+    /// The order's id.
+    pub order_id: Uuid,
+    /// The formation after a scale.
     pub formation: Option<Vec<Container>>,
+}
+
+/// `current` with the types in `changes` replaced (or added), sorted by type.
+pub fn merge_formation(current: Vec<Container>, changes: &[Container]) -> Vec<Container> {
+    let mut merged: Vec<Container> = current
+        .into_iter()
+        .filter(|c| !changes.iter().any(|n| n.kind == c.kind))
+        .collect();
+    merged.extend(changes.iter().cloned());
+    merged.sort_by(|a, b| a.kind.cmp(&b.kind));
+    merged
 }
 
 /// Variables, deployments, operations, logs, metrics, add-ons and the outbox.
@@ -69,7 +90,7 @@ pub trait ResourceStore: Send + Sync {
         operation: Operation,
         actor: &UserRef,
         now: DateTime<Utc>,
-    ) -> StoreResult<Uuid>;
+    ) -> StoreResult<Queued>;
 
     /// Appends log lines, then trims the app's window to `max_lines` and lines after `cutoff`.
     async fn append_logs(
@@ -133,8 +154,8 @@ pub trait ResourceStore: Send + Sync {
     /// the same order at once.
     async fn claim_orders(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: u32)
     -> StoreResult<Vec<Order>>;
-    /// Marks an order delivered.
-    async fn order_delivered(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Marks an order delivered (again is fine); `false` if there is no such order.
+    async fn order_delivered(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Records a failed delivery and when to try again.
     async fn order_failed(&self, id: Uuid, error: &str, retry_at: DateTime<Utc>) -> StoreResult<()>;
     /// Orders not yet delivered, oldest first.

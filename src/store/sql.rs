@@ -394,6 +394,8 @@ macro_rules! impl_store {
                 let data = serde_json::json!({ "from": app.name, "to": name });
                 let event = $crate::store::NewEvent { app_id: app.id, app_name: name.as_str(), actor: Some(actor), kind: "app.renamed", data, secret: None, now };
                 Self::insert_event(&mut tx, event).await?;
+                let order = $crate::store::NewOrder { kind: "app.rename", data: serde_json::json!({ "from": app.name, "to": name }) };
+                Self::insert_order(&mut tx, app, order, now).await?;
                 let app = Self::fetch_app(&mut tx, app.id).await?;
                 tx.commit().await?;
                 Ok(app)
@@ -413,6 +415,10 @@ macro_rules! impl_store {
                 let data = serde_json::json!({ "name": app.name });
                 let event = $crate::store::NewEvent { app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "app.deleted", data, secret: None, now };
                 Self::insert_event(&mut tx, event).await?;
+                // The platform tears the app down; its earlier orders may still arrive, so
+                // receivers should ignore orders for an app they no longer run.
+                let order = $crate::store::NewOrder { kind: "app.delete", data: serde_json::json!({ "name": app.name }) };
+                Self::insert_order(&mut tx, app, order, now).await?;
                 tx.commit().await?;
                 Ok(())
             }

@@ -150,6 +150,12 @@ macro_rules! impl_resource_store {
                 if done.rows_affected() == 0 {
                     return Err($crate::store::StoreError::NotFound);
                 }
+                // A removed secret (a leaked one, say) leaves no readable copy in the timeline.
+                sqlx::query("update events set secret = null where app_id = $1 and type = 'variable.set' and data ->> 'name' = $2")
+                    .bind(app.id)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
                 let event = $crate::store::NewEvent {
                     app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "variable.removed",
                     data: serde_json::json!({ "name": name }), secret: None, now,
@@ -204,7 +210,9 @@ macro_rules! impl_resource_store {
                     "requested_by": { "id": actor.id, "email": actor.email },
                 });
                 let order = $crate::store::NewOrder { kind: "deployment.create", data: data.clone() };
-                Self::insert_order(&mut tx, app, order, now).await?;
+                let order_id = Self::insert_order(&mut tx, app, order, now).await?;
+                let mut data = data;
+                data["order_id"] = serde_json::json!(order_id);
                 let event = $crate::store::NewEvent {
                     app_id: app.id, app_name: &app.name, actor: Some(actor), kind: "deployment.requested", data, secret: None, now,
                 };
@@ -288,25 +296,37 @@ macro_rules! impl_resource_store {
                 operation: $crate::store::resources::Operation,
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<uuid::Uuid> {
+            ) -> $crate::store::StoreResult<$crate::store::Queued> {
                 let mut tx = self.writer().begin().await?;
-                if let Some(formation) = &operation.formation {
+                let mut order = operation.order;
+                let mut formation = None;
+                if let Some(changes) = &operation.scale {
+                    // Merged under the row lock: two concurrent scales both land.
+                    let current: sqlx::types::Json<Vec<$crate::store::Container>> =
+                        sqlx::query_scalar(concat!("select formation from apps where id = $1", $lock))
+                            .bind(app.id)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .ok_or($crate::store::StoreError::NotFound)?;
+                    let merged = $crate::store::merge_formation(current.0, changes);
                     sqlx::query("update apps set formation = $2, updated_at = $3 where id = $1")
                         .bind(app.id)
-                        .bind(sqlx::types::Json(formation))
+                        .bind(sqlx::types::Json(&merged))
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
+                    order.data["formation"] = serde_json::json!(merged);
+                    formation = Some(merged);
                 }
-                let mut data = operation.order.data.clone();
-                let order_id = Self::insert_order(&mut tx, app, operation.order, now).await?;
+                let mut data = order.data.clone();
+                let order_id = Self::insert_order(&mut tx, app, order, now).await?;
                 data["order_id"] = serde_json::json!(order_id);
                 let event = $crate::store::NewEvent {
                     app_id: app.id, app_name: &app.name, actor: Some(actor), kind: operation.event, data, secret: None, now,
                 };
                 Self::insert_event(&mut tx, event).await?;
                 tx.commit().await?;
-                Ok(order_id)
+                Ok($crate::store::Queued { order_id, formation })
             }
 
             async fn append_logs(
@@ -565,13 +585,15 @@ macro_rules! impl_resource_store {
                 .await?)
             }
 
-            async fn order_delivered(&self, id: uuid::Uuid, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
-                sqlx::query("update outbox set delivered_at = $2, locked_until = null, last_error = null where id = $1")
-                    .bind(id)
-                    .bind(now)
-                    .execute(self.writer())
-                    .await?;
-                Ok(())
+            async fn order_delivered(&self, id: uuid::Uuid, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query(
+                    "update outbox set delivered_at = coalesce(delivered_at, $2), locked_until = null, last_error = null where id = $1",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(self.writer())
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn order_failed(&self, id: uuid::Uuid, error: &str, retry_at: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {

@@ -158,7 +158,7 @@ async fn bad_bodies_get_clear_4xx(backend: Backend) {
         )
         .await
         .problem(413);
-    assert!(resp.detail().contains("65536"));
+    assert!(resp.detail().contains("64 KiB"));
 
     // Nothing above created an account.
     let resp = app

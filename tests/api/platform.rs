@@ -318,3 +318,50 @@ async fn two_dispatchers_never_send_one_order_twice(backend: Backend) {
         "no order was in flight twice at once"
     );
 }
+
+on_both_backends!(a_polling_platform_acknowledges_orders);
+
+async fn a_polling_platform_acknowledges_orders(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ROLEGATE_PLATFORM_TOKEN", PLATFORM_TOKEN)]).await;
+    let ada = app.signup("ada@example.com").await;
+    app.create_app(&ada, "web").await;
+    app.post("/v1/apps/web/restart", &ada.jwt, json!({})).await.expect(202);
+    app.post("/v1/apps/web/rename", &ada.jwt, json!({"name": "site"}))
+        .await
+        .expect(200);
+    app.delete("/v1/apps/site", &ada.jwt).await.expect(204);
+    let orders = app
+        .call(Method::GET, "/internal/v1/orders", Some(PLATFORM_TOKEN), None)
+        .await
+        .expect(200);
+    let items = orders.body["items"].as_array().unwrap().clone();
+    let kinds: Vec<_> = items.iter().map(|o| o["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(
+        kinds,
+        ["app.restart", "app.rename", "app.delete"],
+        "the platform hears of renames and deletions"
+    );
+    assert_eq!(items[1]["payload"]["data"], json!({"from": "web", "to": "site"}));
+
+    let first = items[0]["id"].as_str().unwrap();
+    let ack = format!("/internal/v1/orders/{first}/ack");
+    app.call(Method::POST, &ack, Some(PLATFORM_TOKEN), None)
+        .await
+        .expect(204);
+    app.call(Method::POST, &ack, Some(PLATFORM_TOKEN), None)
+        .await
+        .expect(204);
+    let left = app
+        .call(Method::GET, "/internal/v1/orders", Some(PLATFORM_TOKEN), None)
+        .await
+        .expect(200);
+    assert_eq!(left.body["items"].as_array().unwrap().len(), 2);
+    let unknown = format!("/internal/v1/orders/{}/ack", uuid::Uuid::now_v7());
+    app.call(Method::POST, &unknown, Some(PLATFORM_TOKEN), None)
+        .await
+        .problem(404);
+    app.call(Method::GET, "/internal/v1/orders?limit=0", Some(PLATFORM_TOKEN), None)
+        .await
+        .problem(422);
+    app.call(Method::POST, &ack, Some(&ada.jwt), None).await.problem(401);
+}

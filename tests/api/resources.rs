@@ -777,3 +777,63 @@ async fn addons_and_credentials_are_closed_to_limited_collaborators(backend: Bac
         .collect();
     assert_eq!(kinds, ["addon.provision", "addon.change_plan", "addon.deprovision"]);
 }
+
+on_both_backends!(
+    concurrent_scales_both_land,
+    removing_a_variable_purges_its_values_from_the_timeline
+);
+
+async fn concurrent_scales_both_land(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.signup("ada@example.com").await;
+    app.create_app(&ada, "web").await;
+    for trial in 0..20 {
+        let scale = |kind: &str| {
+            app.client
+                .post(format!("{}/v1/apps/web/scale", app.base))
+                .bearer_auth(&ada.api_token)
+                .json(&json!({"containers": [{"type": format!("{kind}{trial}"), "amount": 1, "size": "S"}]}))
+        };
+        let (a, b) = tokio::join!(scale("web").send(), scale("worker").send());
+        assert_eq!(a.unwrap().status().as_u16(), 202);
+        assert_eq!(b.unwrap().status().as_u16(), 202);
+        let shown = app.get("/v1/apps/web", &ada.api_token).await.expect(200);
+        let types: Vec<_> = shown.body["formation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["type"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            types.contains(&format!("web{trial}")) && types.contains(&format!("worker{trial}")),
+            "trial {trial}: {types:?}"
+        );
+    }
+}
+
+async fn removing_a_variable_purges_its_values_from_the_timeline(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.signup("ada@example.com").await;
+    app.create_app(&ada, "web").await;
+    for value in ["leaked-1", "leaked-2"] {
+        app.send(put_variable(&app, "web", "API_KEY", &ada.jwt, value))
+            .await
+            .expect(200);
+    }
+    app.send(put_variable(&app, "web", "KEEP", &ada.jwt, "kept"))
+        .await
+        .expect(200);
+    let before = app.get("/v1/apps/web/events", &ada.jwt).await.expect(200);
+    assert!(before.text.contains("leaked-1") && before.text.contains("leaked-2"));
+    app.delete("/v1/apps/web/variables/API_KEY", &ada.jwt).await.expect(204);
+    let after = app.get("/v1/apps/web/events", &ada.jwt).await.expect(200);
+    assert!(!after.text.contains("leaked"), "{}", after.text);
+    assert!(after.text.contains("kept"));
+    let sets = after.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "variable.set")
+        .count();
+    assert_eq!(sets, 3, "the events stay; only the values go");
+}
