@@ -249,8 +249,14 @@ impl Config {
         };
 
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://rolegate.db".to_owned());
-        if !["postgres://", "postgresql://", "sqlite:"].iter().any(|scheme| database_url.starts_with(scheme)) {
-            return Err(err("DATABASE_URL", "must start with postgres://, postgresql:// or sqlite:"));
+        if !["postgres://", "postgresql://", "sqlite:"]
+            .iter()
+            .any(|scheme| database_url.starts_with(scheme))
+        {
+            return Err(err(
+                "DATABASE_URL",
+                "must start with postgres://, postgresql:// or sqlite:",
+            ));
         }
 
         Ok(Config {

@@ -107,6 +107,10 @@ async fn decide(
     let Some(app) = state.store.app_by_ref(&AppRef::parse(app)).await? else {
         return Ok((None, "not_a_member"));
     };
+    if !caller.scope.allows_app(app.id) {
+        // A scoped token learns nothing about apps outside its scope.
+        return Ok((None, "token_scope_excludes_app"));
+    }
     let own = state.store.membership_of(app.id, caller.user.id).await?;
     let Some(own) = own.filter(|m| !m.expired(now)) else {
         // Whether someone else is a member is nobody's business but the app's members'.

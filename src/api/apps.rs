@@ -201,21 +201,36 @@ pub struct Permissions {
 pub async fn permissions(ctx: AppContext) -> Json<Permissions> {
     Json(Permissions {
         role: ctx.role(),
-        permissions: ctx.role().permissions(),
+        permissions: ctx.permissions(),
     })
 }
 
-/// `GET /v1/apps/{app}/events`: newest first. A variable's value appears in its event only
-/// for roles holding `variables.read_values`.
+/// `?type=&limit=&cursor=` of the app's timeline.
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// `GET /v1/apps/{app}/events`: newest first, optionally of one `type`. A variable's value
+/// appears in its event only for callers who may read values.
 pub async fn events(
     State(state): State<AppState>,
     ctx: AppContext,
-    Query(page): Query<PageQuery>,
+    Query(q): Query<EventsQuery>,
 ) -> ApiResult<Json<Items<Event>>> {
+    // serde's `flatten` does not mix with query strings' untyped values: no PageQuery inside.
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
     let limit = page.limit()?;
+    let before = page.cursor_id()?;
     let mut events = state
         .store
-        .list_events(ctx.app.id, page.cursor_id()?, limit + 1)
+        .list_events(ctx.app.id, q.kind.as_deref(), before, limit + 1)
         .await?;
     if ctx.can(Permission::VariablesReadValues) {
         for event in &mut events {

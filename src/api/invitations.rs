@@ -131,6 +131,11 @@ async fn accept_invitation(state: &AppState, caller: &Caller, invitation: Invita
     if !invitation.is_open(now) {
         return Err(not_open(&invitation, now));
     }
+    if invitation.access_expires_at.is_some_and(|at| at <= now) {
+        return Err(ApiError::Gone(
+            "the access this invitation grants has already ended".into(),
+        ));
+    }
     match state
         .store
         .accept_invitation(invitation.id, &caller.user.to_ref(), now)

@@ -98,12 +98,27 @@ impl DenialLimiter {
 /// The middleware (`from_fn_with_state`, installed with `route_layer`).
 pub async fn authorize(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     match resolve(&state, &mut request).await {
-        Ok(()) => next.run(request).await,
+        Ok(used) => {
+            let response = next.run(request).await;
+            // Use counts when the handler did what was asked, not when it refused.
+            if let Some(used) = used.filter(|_| response.status().is_success()) {
+                touch_membership(&state, used);
+            }
+            response
+        }
         Err(err) => err.into_response(),
     }
 }
 
-async fn resolve(state: &AppState, request: &mut Request) -> Result<(), ApiError> {
+/// What a request on an app exercised, recorded once the handler succeeded.
+struct Used {
+    membership: Membership,
+    permission: Option<Permission>,
+    permission_last_used_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+}
+
+async fn resolve(state: &AppState, request: &mut Request) -> Result<Option<Used>, ApiError> {
     let matched = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
     let Some(spec) = matched.and_then(|path| routes::lookup(request.method(), path)) else {
         tracing::error!(method = %request.method(), path = matched, "route has no declared access; refusing it");
@@ -111,8 +126,8 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<(), ApiError
     };
     let now = state.clock.now();
     match spec.access {
-        Access::Public | Access::Basic => Ok(()),
-        Access::Platform => platform(state, request),
+        Access::Public | Access::Basic => Ok(None),
+        Access::Platform => platform(state, request).map(|()| None),
         Access::User | Access::AnyToken => {
             let presented = auth::bearer_credential(request.headers(), &state.jwt, now)?;
             let mut caller = state
@@ -128,7 +143,7 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<(), ApiError
                 ));
             }
             request.extensions_mut().insert(caller);
-            Ok(())
+            Ok(None)
         }
         Access::App(permission) | Access::AppOrSelf(permission) => {
             let presented = auth::bearer_credential(request.headers(), &state.jwt, now)?;
@@ -169,11 +184,15 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<(), ApiError
                 deny(state, &ctx, spec, permission, reason, now);
                 return Err(err);
             }
-            let used = ctx.membership.role.can(permission).then_some(permission);
-            touch_membership(state, &ctx.membership, used, access.permission_last_used_at, now);
+            let used = Used {
+                membership: ctx.membership,
+                permission: ctx.membership.role.can(permission).then_some(permission),
+                permission_last_used_at: access.permission_last_used_at,
+                now,
+            };
             request.extensions_mut().insert(ctx.caller.clone());
             request.extensions_mut().insert(ctx);
-            Ok(())
+            Ok(Some(used))
         }
     }
 }
@@ -231,13 +250,13 @@ fn touch(state: &AppState, caller: &Caller, now: DateTime<Utc>) {
 }
 
 /// Records use of the membership and of the permission, at most once a minute each.
-fn touch_membership(
-    state: &AppState,
-    membership: &Membership,
-    permission: Option<Permission>,
-    permission_last_used_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) {
+fn touch_membership(state: &AppState, used: Used) {
+    let Used {
+        membership,
+        permission,
+        permission_last_used_at,
+        now,
+    } = used;
     let stale = |last: Option<DateTime<Utc>>| last.is_none_or(|at| now - at >= TOUCH_EVERY);
     let permission = permission.filter(|_| stale(permission_last_used_at));
     if permission.is_some() || stale(membership.last_used_at) {

@@ -224,6 +224,12 @@ pub trait Store: ResourceStore + AccessStore + Send + Sync + 'static {
 
     // --- events ---
 
-    /// The app's events, newest first, before the cursor.
-    async fn list_events(&self, app_id: Uuid, before: Option<Uuid>, limit: u32) -> StoreResult<Vec<Event>>;
+    /// The app's events (of one type, if given), newest first, before the cursor.
+    async fn list_events(
+        &self,
+        app_id: Uuid,
+        kind: Option<&str>,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>>;
 }

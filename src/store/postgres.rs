@@ -29,6 +29,10 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            // No ping before each query: it would double the round trips on the hot path. A
+            // connection that died is found out by its next query, which fails (503) and
+            // drops it from the pool.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres")

@@ -802,16 +802,18 @@ macro_rules! impl_store {
             async fn list_events(
                 &self,
                 app_id: uuid::Uuid,
+                kind: Option<&str>,
                 before: Option<uuid::Uuid>,
                 limit: u32,
             ) -> $crate::store::StoreResult<Vec<$crate::store::Event>> {
                 let rows: Vec<$crate::store::models::EventRow> = sqlx::query_as(
                     "select id, app_id, app_name, type, actor_id, actor_email, data, secret, created_at from events \
-                     where app_id = $1 and id < $2 order by id desc limit $3",
+                     where app_id = $1 and id < $2 and (type = $4 or $4 is null) order by id desc limit $3",
                 )
                 .bind(app_id)
                 .bind(before.unwrap_or(uuid::Uuid::max()))
                 .bind(i64::from(limit))
+                .bind(kind)
                 .fetch_all(self.reader())
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())

@@ -773,3 +773,56 @@ async fn self_access_lists_effective_permissions(backend: Backend) {
         json!(["app.delete", "logs.read"])
     );
 }
+
+on_both_backends!(
+    scope_narrows_what_a_token_reports,
+    accepting_after_the_granted_access_ended_is_gone
+);
+
+async fn scope_narrows_what_a_token_reports(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let team = app.team("web").await;
+    let reader = create_token(
+        &app,
+        &team.owner,
+        json!({"permissions": ["app.read", "logs.read"], "apps": ["web"]}),
+    )
+    .await
+    .expect(201);
+    let reader = reader.body["token"].as_str().unwrap();
+    let perms = app.get("/v1/apps/web/permissions", reader).await.expect(200);
+    assert_eq!(
+        perms.body,
+        json!({"role": "owner", "permissions": ["app.read", "logs.read"]})
+    );
+    let checks = json!({"checks": [{"app": "web-other", "permission": "app.read"}]});
+    let outside = app.post("/v1/access/check", reader, checks).await.expect(200);
+    assert_eq!(outside.body["results"][0]["reason"], "token_scope_excludes_app");
+    assert!(
+        outside.body["results"][0]["role"].is_null(),
+        "nothing learnt outside the scope"
+    );
+}
+
+async fn accepting_after_the_granted_access_ended_is_gone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let team = app.team("web").await;
+    let late = app.signup("late@example.com").await;
+    let ends = chrono::Utc::now() + TimeDelta::hours(3);
+    let body = json!({"email": late.email, "access_expires_at": ends});
+    let inv = app
+        .post("/v1/apps/web/invitations", &team.owner.api_token, body)
+        .await
+        .expect(201);
+    app.clock.advance(TimeDelta::hours(4));
+    let resp = app
+        .post(
+            "/v1/invitations/accept",
+            &late.api_token,
+            json!({"token": inv.body["token"]}),
+        )
+        .await
+        .problem(410);
+    assert!(resp.detail().contains("already ended"));
+    app.get("/v1/apps/web", &late.api_token).await.problem(404);
+}
