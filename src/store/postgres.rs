@@ -50,6 +50,11 @@ impl PgStore {
     fn writer(&self) -> &PgPool {
         &self.pool
     }
+
+    /// A transaction for a change; row locks (`for update`) serialise what must be.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
 }
 
 impl_store!(PgStore, sqlx::Postgres, backend = "postgres", lock = " for update");

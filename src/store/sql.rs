@@ -249,7 +249,7 @@ macro_rules! impl_store {
             }
 
             async fn touch_token(&self, token_id: uuid::Uuid, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<()> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let user_id: uuid::Uuid =
                     sqlx::query_scalar("update api_tokens set last_used_at = $2 where id = $1 returning user_id")
                         .bind(token_id)
@@ -302,7 +302,7 @@ macro_rules! impl_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::App> {
                 let id = uuid::Uuid::now_v7();
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 sqlx::query(
                     "insert into apps (id, name, default_branch, created_at, updated_at) values ($1, $2, $3, $4, $4)",
                 )
@@ -356,7 +356,7 @@ macro_rules! impl_store {
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::App> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let done = sqlx::query("update apps set default_branch = $2, updated_at = $3 where id = $1")
                     .bind(app.id)
                     .bind(branch.as_str())
@@ -381,7 +381,7 @@ macro_rules! impl_store {
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::App> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let done = sqlx::query("update apps set name = $2, updated_at = $3 where id = $1")
                     .bind(app.id)
                     .bind(name.as_str())
@@ -407,7 +407,7 @@ macro_rules! impl_store {
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<()> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let done = sqlx::query("delete from apps where id = $1").bind(app.id).execute(&mut *tx).await?;
                 if done.rows_affected() == 0 {
                     return Err($crate::store::StoreError::NotFound);
@@ -430,7 +430,7 @@ macro_rules! impl_store {
                 to: uuid::Uuid,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::App> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 // Serialises every ownership change of this app (Postgres; SQLite has one writer).
                 sqlx::query(concat!("select id from apps where id = $1", $lock))
                     .bind(app.id)
@@ -498,7 +498,7 @@ macro_rules! impl_store {
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::Collaborator> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 type Current = (String, Option<chrono::DateTime<chrono::Utc>>);
                 let (previous, previous_expiry): Current = sqlx::query_as(concat!(
                     "select role, access_expires_at from collaborators where app_id = $1 and id = $2", $lock
@@ -553,7 +553,7 @@ macro_rules! impl_store {
                 left: bool,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<()> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let member = Self::fetch_collaborator(&mut tx, app.id, id).await?.ok_or($crate::store::StoreError::NotFound)?;
                 // The role test is in the statement, so a concurrent transfer cannot slip
                 // the new owner out from under it.
@@ -578,7 +578,7 @@ macro_rules! impl_store {
             }
 
             async fn create_invitation(&self, new: $crate::store::NewInvitation<'_>) -> $crate::store::StoreResult<$crate::store::Invitation> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let member: Option<i32> = sqlx::query_scalar(
                     "select 1 from collaborators c join users u on u.id = c.user_id where c.app_id = $1 and u.email = $2",
                 )
@@ -659,7 +659,7 @@ macro_rules! impl_store {
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<()> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let revoked: Option<(String, String)> = sqlx::query_as(
                     "update invitations set status = 'revoked', responded_at = $3, responded_by = $4 \
                      where app_id = $1 and id = $2 and status = 'pending' returning email, role",
@@ -718,7 +718,7 @@ macro_rules! impl_store {
                 user: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::Accepted> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 // The status test is in the statement: of many concurrent accepts, one
                 // updates the row and the others find it no longer pending.
                 type Claimed = (uuid::Uuid, String, Option<uuid::Uuid>, Option<chrono::DateTime<chrono::Utc>>);
@@ -775,7 +775,7 @@ macro_rules! impl_store {
                 user: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<bool> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let declined: Option<(uuid::Uuid, String)> = sqlx::query_as(
                     "update invitations set status = 'declined', responded_at = $2, responded_by = $3 \
                      where id = $1 and status = 'pending' and expires_at > $2 returning app_id, role",

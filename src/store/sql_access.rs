@@ -48,7 +48,7 @@ macro_rules! impl_access_store {
                 permission: Option<&str>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<()> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let touched = sqlx::query("update collaborators set last_used_at = $2 where id = $1")
                     .bind(membership_id)
                     .bind(now)
@@ -70,7 +70,7 @@ macro_rules! impl_access_store {
             }
 
             async fn expire_membership(&self, membership_id: uuid::Uuid, now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<bool> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let expired = Self::expire_in(&mut tx, membership_id, now).await?;
                 tx.commit().await?;
                 Ok(expired)
@@ -184,7 +184,7 @@ macro_rules! impl_access_store {
             ) -> $crate::store::StoreResult<Result<Vec<$crate::store::Applied>, $crate::store::Rejected>> {
                 use $crate::store::{AppRef, Rejected};
                 const OWNED: &str = "select a.id, a.name from apps a join collaborators o on o.app_id = a.id and o.role = 'owner' where o.user_id = $1 and ";
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let mut applied = Vec::with_capacity(actions.len());
                 for (index, action) in actions.iter().enumerate() {
                     let reject = |message| Ok(Err(Rejected { index, message }));

@@ -111,7 +111,7 @@ macro_rules! impl_resource_store {
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<Vec<$crate::store::StoredVariable>> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let mut stored = Vec::with_capacity(variables.len());
                 for variable in variables {
                     let row: $crate::store::StoredVariable = sqlx::query_as(
@@ -145,7 +145,7 @@ macro_rules! impl_resource_store {
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<()> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let done = sqlx::query("delete from variables where app_id = $1 and name = $2").bind(app.id).bind(name).execute(&mut *tx).await?;
                 if done.rows_affected() == 0 {
                     return Err($crate::store::StoreError::NotFound);
@@ -172,7 +172,7 @@ macro_rules! impl_resource_store {
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<($crate::store::Deployment, bool)> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 if let Some(key) = new.idempotency_key {
                     if let Some(first) = Self::fetch_idempotent(&mut tx, app.id, actor.id, key).await? {
                         return Ok((first, false));
@@ -259,7 +259,7 @@ macro_rules! impl_resource_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::Deployment> {
                 use $crate::domain::DeploymentStatus;
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let current: Option<(uuid::Uuid, String)> =
                     sqlx::query_as(concat!("select app_id, status from deployments where id = $1", $lock))
                         .bind(id)
@@ -297,7 +297,7 @@ macro_rules! impl_resource_store {
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::Queued> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let mut order = operation.order;
                 let mut formation = None;
                 if let Some(changes) = &operation.scale {
@@ -339,7 +339,7 @@ macro_rules! impl_resource_store {
                 if lines.is_empty() {
                     return Ok(());
                 }
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let mut insert = sqlx::QueryBuilder::<$db>::new("insert into log_lines (app_id, timestamp, source, message) ");
                 insert.push_values(lines, |mut row, line| {
                     row.push_bind(app_id).push_bind(line.timestamp).push_bind(line.source.clone()).push_bind(line.message.clone());
@@ -385,7 +385,7 @@ macro_rules! impl_resource_store {
                 if samples.is_empty() {
                     return Ok(());
                 }
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let mut insert = sqlx::QueryBuilder::<$db>::new("insert into metric_samples (app_id, kind, time, value) ");
                 insert.push_values(samples, |mut row, s| {
                     row.push_bind(app_id).push_bind(s.kind).push_bind(s.time).push_bind(s.value);
@@ -437,7 +437,7 @@ macro_rules! impl_resource_store {
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::Addon> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let addon: $crate::store::Addon = sqlx::query_as(concat!(
                     "insert into addons (id, app_id, provider, plan, status, created_at, updated_at) \
                      values ($1, $2, $3, $4, 'provisioning', $5, $5) returning ",
@@ -466,7 +466,7 @@ macro_rules! impl_resource_store {
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::Addon> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let from: String = sqlx::query_scalar(concat!("select plan from addons where app_id = $1 and id = $2", $lock))
                     .bind(app.id)
                     .bind(id)
@@ -498,7 +498,7 @@ macro_rules! impl_resource_store {
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<()> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let provider: String = sqlx::query_scalar("delete from addons where app_id = $1 and id = $2 returning provider")
                     .bind(app.id)
                     .bind(id)
@@ -520,7 +520,7 @@ macro_rules! impl_resource_store {
                 actor: &$crate::store::UserRef,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<Option<Vec<u8>>> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let row: Option<(String, Option<Vec<u8>>)> =
                     sqlx::query_as("select provider, credentials_sealed from addons where app_id = $1 and id = $2")
                         .bind(app.id)
@@ -540,7 +540,7 @@ macro_rules! impl_resource_store {
             }
 
             async fn addon_provisioned(&self, id: uuid::Uuid, sealed: &[u8], now: chrono::DateTime<chrono::Utc>) -> $crate::store::StoreResult<$crate::store::Addon> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.write_tx().await?;
                 let addon: $crate::store::Addon = sqlx::query_as(concat!(
                     "update addons set status = 'running', credentials_sealed = $2, updated_at = $3 where id = $1 returning ",
                     addon_columns!()

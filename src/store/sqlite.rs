@@ -58,6 +58,14 @@ impl SqliteStore {
     fn writer(&self) -> &SqlitePool {
         &self.writer
     }
+
+    /// A transaction for a change, holding the write lock from its first statement: a
+    /// deferred one that reads first could find its snapshot stale when it comes to write
+    /// (another process on the same file wrote meanwhile) and fail at once with
+    /// `SQLITE_BUSY` instead of waiting its turn.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, backend = "sqlite", lock = "");

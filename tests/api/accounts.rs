@@ -60,12 +60,7 @@ async fn signup_reports_every_bad_field(backend: Backend) {
         )
         .await
         .problem(422);
-    let fields: Vec<_> = resp.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_owned())
-        .collect();
+    let fields: Vec<_> = resp.error_fields();
     assert_eq!(fields, ["email", "password", "name"]);
     assert!(
         resp.body["errors"][1]["message"]
@@ -226,7 +221,7 @@ async fn tokens_are_created_with_the_password_and_shown_once(backend: Backend) {
     assert_eq!(resp.body["errors"][0]["field"], "expires_at");
 
     let list = app.get("/v1/tokens", &ada.jwt).await.expect(200);
-    let items = list.body["items"].as_array().unwrap();
+    let items = list.items();
     assert_eq!(items.len(), 2, "the sign-up helper's token and the one above");
     for item in items {
         assert!(
@@ -259,12 +254,7 @@ async fn api_tokens_and_jwts_both_authenticate(backend: Backend) {
     let mut used = false;
     for _ in 0..50 {
         let list = app.get("/v1/tokens", &ada.jwt).await.expect(200);
-        if list.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|t| t["last_used_at"].is_string())
-        {
+        if list.items().iter().any(|t| t["last_used_at"].is_string()) {
             used = true;
             break;
         }
@@ -370,12 +360,7 @@ async fn roles_list_the_matrix(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let ada = app.signup("ada@example.com").await;
     let roles = app.get("/v1/roles", &ada.jwt).await.expect(200);
-    let names: Vec<_> = roles.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<_> = roles.column("name");
     assert_eq!(names, ["owner", "collaborator", "limited_collaborator"]);
     assert_eq!(roles.body["items"][0]["permissions"].as_array().unwrap().len(), 24);
 

@@ -38,7 +38,7 @@ async fn creating_an_app_makes_the_caller_owner(backend: Backend) {
     assert_eq!(other.body["default_branch"], "release/1.x");
 
     let collaborators = app.get("/v1/apps/web/collaborators", &ada.jwt).await.expect(200);
-    let items = collaborators.body["items"].as_array().unwrap();
+    let items = collaborators.items();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["role"], "owner");
     assert_eq!(items[0]["user_id"], ada.id.as_str());
@@ -90,17 +90,12 @@ async fn apps_are_listed_by_name_with_cursor_pagination(backend: Backend) {
     app.create_app(&bob, "echo").await;
 
     let page = app.get("/v1/apps?limit=2", &ada.jwt).await.expect(200);
-    let names: Vec<_> = page.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<_> = page.column("name");
     assert_eq!(names, ["alpha", "bravo"]);
     assert_eq!(page.body["next_cursor"], "bravo");
 
     let page = app.get("/v1/apps?limit=2&cursor=bravo", &ada.jwt).await.expect(200);
-    let items = page.body["items"].as_array().unwrap();
+    let items = page.items();
     let names: Vec<_> = items.iter().map(|a| a["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["charlie", "delta"], "only apps where ada has a role");
     assert_eq!(items[1]["role"], "limited_collaborator");
@@ -108,7 +103,7 @@ async fn apps_are_listed_by_name_with_cursor_pagination(backend: Backend) {
     assert!(page.body["next_cursor"].is_null());
 
     let all = app.get("/v1/apps", &ada.jwt).await.expect(200);
-    assert_eq!(all.body["items"].as_array().unwrap().len(), 4);
+    assert_eq!(all.items().len(), 4);
     app.get("/v1/apps?limit=0", &ada.jwt).await.problem(422);
     app.get("/v1/apps?limit=201", &ada.jwt).await.problem(422);
     app.get("/v1/apps?limit=abc", &ada.jwt).await.problem(400);
@@ -245,9 +240,8 @@ async fn transfer_swaps_owner_and_collaborator_atomically(backend: Backend) {
         .get("/v1/apps/web/collaborators", &team.limited.jwt)
         .await
         .expect(200);
-    let roles: Vec<_> = members.body["items"]
-        .as_array()
-        .unwrap()
+    let roles: Vec<_> = members
+        .items()
         .iter()
         .map(|m| {
             (
@@ -300,12 +294,7 @@ async fn every_change_is_on_the_timeline(backend: Backend) {
         .get("/v1/apps/site/events", &team.collaborator.jwt)
         .await
         .expect(200);
-    let kinds: Vec<_> = events.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<_> = events.column("type");
     assert_eq!(
         kinds,
         [
@@ -330,7 +319,7 @@ async fn every_change_is_on_the_timeline(backend: Backend) {
         .get("/v1/apps/site/events?limit=4", &team.owner.jwt)
         .await
         .expect(200);
-    assert_eq!(first.body["items"].as_array().unwrap().len(), 4);
+    assert_eq!(first.items().len(), 4);
     let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
     let second = app
         .get(
@@ -339,7 +328,7 @@ async fn every_change_is_on_the_timeline(backend: Backend) {
         )
         .await
         .expect(200);
-    assert_eq!(second.body["items"].as_array().unwrap().len(), 5);
+    assert_eq!(second.items().len(), 5);
     assert_eq!(second.body["items"][0]["type"], "collaborator.accepted");
     assert!(second.body["next_cursor"].is_null());
     app.get("/v1/apps/site/events?cursor=garbage", &team.owner.jwt)

@@ -20,7 +20,7 @@ async fn members_are_listed_owner_first(backend: Backend) {
         .get("/v1/apps/web/collaborators", &team.collaborator.jwt)
         .await
         .expect(200);
-    let items = list.body["items"].as_array().unwrap();
+    let items = list.items();
     assert_eq!(items.len(), 3);
     assert_eq!(items[0]["role"], "owner");
     assert_eq!(items[1]["email"], team.collaborator.email.as_str());

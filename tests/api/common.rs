@@ -158,6 +158,40 @@ impl Resp {
     pub fn detail(&self) -> &str {
         self.body["detail"].as_str().unwrap_or("")
     }
+
+    /// The `items` of a list.
+    #[track_caller]
+    pub fn items(&self) -> &Vec<Value> {
+        self.body["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no items in {}", self.text))
+    }
+
+    /// The `field` of every entry of a 422's `errors`, in order.
+    #[track_caller]
+    pub fn error_fields(&self) -> Vec<String> {
+        let errors = self.body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no errors in {}", self.text));
+        errors
+            .iter()
+            .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// One string field of every item, in order (such as every event's `type`).
+    #[track_caller]
+    pub fn column(&self, key: &str) -> Vec<String> {
+        self.items()
+            .iter()
+            .map(|item| {
+                item[key]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no {key} in {item}"))
+                    .to_owned()
+            })
+            .collect()
+    }
 }
 
 /// A signed-up user with an API token and a JWT.

@@ -44,7 +44,7 @@ async fn invitations_default_to_limited_collaborator(backend: Backend) {
     assert_eq!(expires - created, TimeDelta::days(7));
 
     let list = app.get("/v1/apps/web/invitations", &ada.jwt).await.expect(200);
-    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list.items().len(), 1);
     assert!(list.body["items"][0].get("token").is_none());
     assert!(!list.text.contains(token));
 
@@ -212,19 +212,9 @@ async fn accepting_checks_the_email_and_the_state(backend: Backend) {
         .problem(410);
     app.get("/v1/apps/web", &eve.jwt).await.problem(404);
 
-    let statuses: Vec<_> = app.get("/v1/apps/web/invitations", &ada.jwt).await.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["status"].as_str().unwrap().to_owned())
-        .collect();
+    let statuses: Vec<_> = app.get("/v1/apps/web/invitations", &ada.jwt).await.column("status");
     assert_eq!(statuses, ["declined", "revoked", "accepted"]);
-    let kinds: Vec<_> = app.get("/v1/apps/web/events?limit=3", &ada.jwt).await.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_owned())
-        .collect();
+    let kinds: Vec<_> = app.get("/v1/apps/web/events?limit=3", &ada.jwt).await.column("type");
     assert_eq!(
         kinds,
         [
@@ -284,7 +274,7 @@ async fn the_invitee_sees_and_answers_their_invitations(backend: Backend) {
     app.invite(&ada, "api", "someone@example.com", None).await;
 
     let mine = app.get("/v1/users/self/invitations", &bob.jwt).await.expect(200);
-    let items = mine.body["items"].as_array().unwrap();
+    let items = mine.items();
     assert_eq!(items.len(), 2);
     assert!(
         items
@@ -349,16 +339,16 @@ async fn fifty_concurrent_accepts_make_one_membership(backend: Backend) {
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 200 || *s == 410), "{statuses:?}");
     let members = app.get("/v1/apps/web/collaborators", &ada.jwt).await.expect(200);
-    let bobs = members.body["items"]
-        .as_array()
-        .unwrap()
+    let bobs = members
+        .items()
         .iter()
         .filter(|m| m["user_id"] == bob.id.as_str())
         .count();
     assert_eq!(bobs, 1);
-    let accepted = app.get("/v1/apps/web/events", &ada.jwt).await.body["items"]
-        .as_array()
-        .unwrap()
+    let accepted = app
+        .get("/v1/apps/web/events", &ada.jwt)
+        .await
+        .items()
         .iter()
         .filter(|e| e["type"] == "collaborator.accepted")
         .count();

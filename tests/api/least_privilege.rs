@@ -38,9 +38,8 @@ async fn wait_for_use(app: &TestApp, owner: &User, app_name: &str, email: &str) 
             .get(&format!("/v1/apps/{app_name}/collaborators"), &owner.api_token)
             .await
             .expect(200);
-        let used = members.body["items"]
-            .as_array()
-            .unwrap()
+        let used = members
+            .items()
             .iter()
             .any(|m| m["email"] == email && m["last_used_at"].is_string());
         if used {
@@ -92,7 +91,7 @@ async fn findings_appear_exactly_when_their_conditions_hold(backend: Backend) {
 
     let review = app.get("/v1/access-review", &team.owner.jwt).await.expect(200);
     assert_eq!(review.body["stale_after_days"], 30);
-    let items = review.body["items"].as_array().unwrap();
+    let items = review.items();
     assert_eq!(
         items.len(),
         6,
@@ -107,13 +106,7 @@ async fn findings_appear_exactly_when_their_conditions_hold(backend: Backend) {
     assert!(pending["user_id"].is_null() && pending["invitation_id"].is_string());
     // Only owners review: the outsider's review holds just their own app.
     let other = app.get("/v1/access-review", &team.outsider.jwt).await.expect(200);
-    assert!(
-        other.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["app"] == "web-other")
-    );
+    assert!(other.items().iter().all(|r| r["app"] == "web-other"));
 
     app.clock.advance(TimeDelta::days(10));
     let review = app.get("/v1/access-review", &team.owner.api_token).await.expect(200);
@@ -140,9 +133,8 @@ async fn findings_appear_exactly_when_their_conditions_hold(backend: Backend) {
         findings(&review.body, &team.collaborator.email),
         ["role_broader_than_use"]
     );
-    let suggested = &review.body["items"]
-        .as_array()
-        .unwrap()
+    let suggested = &review
+        .items()
         .iter()
         .find(|r| r["email"] == team.collaborator.email.as_str())
         .unwrap()["findings"][0];
@@ -160,18 +152,13 @@ async fn findings_appear_exactly_when_their_conditions_hold(backend: Backend) {
         .get("/v1/access-review?finding=stale_member", &team.owner.api_token)
         .await
         .expect(200);
-    let emails: Vec<_> = only.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["email"].as_str().unwrap().to_owned())
-        .collect();
+    let emails: Vec<_> = only.column("email");
     assert_eq!(emails, [team.limited.email.clone(), temp.email.clone()]);
     let collaborators = app
         .get("/v1/access-review?role=collaborator&app=web", &team.owner.api_token)
         .await
         .expect(200);
-    assert_eq!(collaborators.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(collaborators.items().len(), 2);
     app.get("/v1/access-review?finding=bogus", &team.owner.api_token)
         .await
         .problem(422);
@@ -299,9 +286,8 @@ async fn remediation_is_all_or_nothing(backend: Backend) {
         .get("/v1/apps/web/events?limit=2", &team.owner.jwt)
         .await
         .expect(200);
-    let kinds: Vec<_> = events.body["items"]
-        .as_array()
-        .unwrap()
+    let kinds: Vec<_> = events
+        .items()
         .iter()
         .map(|e| (e["type"].as_str().unwrap().to_owned(), e["data"]["via"].clone()))
         .collect();
@@ -346,9 +332,8 @@ async fn expired_members_are_refused_before_any_sweep(backend: Backend) {
     let mut expired = Vec::new();
     for _ in 0..100 {
         let events = app.get("/v1/apps/web/events", &team.owner.api_token).await.expect(200);
-        expired = events.body["items"]
-            .as_array()
-            .unwrap()
+        expired = events
+            .items()
             .iter()
             .filter(|e| e["type"] == "collaborator.expired")
             .cloned()
@@ -388,9 +373,8 @@ async fn the_sweep_removes_expired_memberships(backend: Backend) {
         .get("/v1/apps/web/collaborators", &team.owner.api_token)
         .await
         .expect(200);
-    let row = listed.body["items"]
-        .as_array()
-        .unwrap()
+    let row = listed
+        .items()
         .iter()
         .find(|m| m["id"] == team.limited_id.as_str())
         .unwrap()
@@ -403,7 +387,7 @@ async fn the_sweep_removes_expired_memberships(backend: Backend) {
             .get("/v1/apps/web/collaborators", &team.owner.api_token)
             .await
             .expect(200);
-        if listed.body["items"].as_array().unwrap().len() == 2 {
+        if listed.items().len() == 2 {
             let events = app
                 .get("/v1/apps/web/events?type=collaborator.expired", &team.owner.api_token)
                 .await
@@ -531,12 +515,7 @@ async fn scoped_tokens_are_refused_everything_outside_their_scope(backend: Backe
         app.get("/v1/access-review", token).await.problem(403);
         app.get("/v1/users/self", token).await.expect(200);
         let listed = app.get("/v1/apps", token).await.expect(200);
-        let names: Vec<_> = listed.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["name"].as_str().unwrap())
-            .collect();
+        let names: Vec<_> = listed.column("name");
         assert_eq!(names, ["web"]);
     }
     app.get("/v1/apps/web", &ada.jwt).await.expect(200);
@@ -551,22 +530,11 @@ async fn scoped_tokens_are_refused_everything_outside_their_scope(backend: Backe
     )
     .await
     .problem(422);
-    let fields: Vec<_> = resp.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_owned())
-        .collect();
+    let fields: Vec<_> = resp.error_fields();
     assert_eq!(fields, ["permissions[1]", "apps[1]", "apps[2]"]);
     create_token(&app, &ada, json!({"permissions": []})).await.problem(422);
     let tokens = app.get("/v1/tokens", &ada.jwt).await.expect(200);
-    assert!(
-        tokens.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|t| t["permissions"].is_array())
-    );
+    assert!(tokens.items().iter().any(|t| t["permissions"].is_array()));
 }
 
 async fn the_check_api_agrees_with_the_routes(backend: Backend) {
@@ -662,7 +630,7 @@ async fn denied_attempts_reach_the_audit_trail(backend: Backend) {
             .get("/v1/events?type=access.denied", &team.owner.jwt)
             .await
             .expect(200);
-        denied = events.body["items"].as_array().unwrap().clone();
+        denied = events.items().clone();
         if !denied.is_empty() {
             break;
         }
@@ -673,12 +641,7 @@ async fn denied_attempts_reach_the_audit_trail(backend: Backend) {
         .get("/v1/events?type=access.denied", &team.owner.jwt)
         .await
         .expect(200);
-    assert_eq!(
-        events.body["items"].as_array().unwrap().len(),
-        1,
-        "one per member per minute: {}",
-        events.text
-    );
+    assert_eq!(events.items().len(), 1, "one per member per minute: {}", events.text);
     assert!(!denied.is_empty());
     let event = &events.body["items"][0];
     assert_eq!(event["data"]["permission"], "collaborators.read");
@@ -688,26 +651,20 @@ async fn denied_attempts_reach_the_audit_trail(backend: Backend) {
     // The trail spans the owner's apps, filters, and exports NDJSON.
     app.create_app(&team.owner, "second").await;
     let all = app.get("/v1/events?limit=200", &team.owner.jwt).await.expect(200);
-    let apps: std::collections::BTreeSet<_> = all.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["app_name"].as_str().unwrap().to_owned())
-        .collect();
+    let apps: std::collections::BTreeSet<_> = all.column("app_name").into_iter().collect();
     assert_eq!(apps.into_iter().collect::<Vec<_>>(), ["second", "web"]);
     let by_actor = app
         .get(&format!("/v1/events?actor={}", team.limited.email), &team.owner.jwt)
         .await
         .expect(200);
     assert!(
-        by_actor.body["items"]
-            .as_array()
-            .unwrap()
+        by_actor
+            .items()
             .iter()
             .all(|e| e["actor"]["email"] == team.limited.email.as_str())
     );
     let only_second = app.get("/v1/events?app=second", &team.owner.jwt).await.expect(200);
-    assert_eq!(only_second.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(only_second.items().len(), 1);
     let ndjson = app
         .send(
             app.client
@@ -725,10 +682,7 @@ async fn denied_attempts_reach_the_audit_trail(backend: Backend) {
         .get(&format!("/v1/events?limit=200&cursor={next}"), &team.owner.jwt)
         .await
         .expect(200);
-    assert_eq!(
-        rest.body["items"].as_array().unwrap().len() + 3,
-        all.body["items"].as_array().unwrap().len()
-    );
+    assert_eq!(rest.items().len() + 3, all.items().len());
     let since = (chrono::Utc::now() + TimeDelta::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     assert_eq!(
         app.get(&format!("/v1/events?since={since}"), &team.owner.jwt)
@@ -746,7 +700,7 @@ async fn self_access_lists_effective_permissions(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let team = app.team("web").await;
     let mine = app.get("/v1/users/self/access", &team.limited.jwt).await.expect(200);
-    let items = mine.body["items"].as_array().unwrap();
+    let items = mine.items();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["app"]["name"], "web");
     assert_eq!(items[0]["role"], "limited_collaborator");

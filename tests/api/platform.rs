@@ -98,9 +98,8 @@ async fn deployment_statuses_move_until_final(backend: Backend) {
         .expect(200);
     assert_eq!(shown.body["status"], "build-error");
     let events = app.get("/v1/apps/web/events?limit=4", &ada.jwt).await.expect(200);
-    let moves: Vec<_> = events.body["items"]
-        .as_array()
-        .unwrap()
+    let moves: Vec<_> = events
+        .items()
         .iter()
         .map(|e| e["data"]["to"].as_str().unwrap_or("").to_owned())
         .collect();
@@ -334,7 +333,7 @@ async fn a_polling_platform_acknowledges_orders(backend: Backend) {
         .call(Method::GET, "/internal/v1/orders", Some(PLATFORM_TOKEN), None)
         .await
         .expect(200);
-    let items = orders.body["items"].as_array().unwrap().clone();
+    let items = orders.items().clone();
     let kinds: Vec<_> = items.iter().map(|o| o["type"].as_str().unwrap().to_owned()).collect();
     assert_eq!(
         kinds,
@@ -355,7 +354,7 @@ async fn a_polling_platform_acknowledges_orders(backend: Backend) {
         .call(Method::GET, "/internal/v1/orders", Some(PLATFORM_TOKEN), None)
         .await
         .expect(200);
-    assert_eq!(left.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(left.items().len(), 2);
     let unknown = format!("/internal/v1/orders/{}/ack", uuid::Uuid::now_v7());
     app.call(Method::POST, &unknown, Some(PLATFORM_TOKEN), None)
         .await

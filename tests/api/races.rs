@@ -54,7 +54,7 @@ async fn concurrent_accepts_make_one_membership_every_time(backend: Backend) {
     }
     let members = app.get("/v1/apps/web/collaborators", &ada.jwt).await.expect(200);
     assert_eq!(
-        members.body["items"].as_array().unwrap().len(),
+        members.items().len(),
         trials + 1,
         "one membership per trial, plus the owner"
     );
@@ -95,12 +95,7 @@ async fn transfer_racing_removal_leaves_exactly_one_owner(backend: Backend) {
                 .await
                 .expect(200)
         };
-        let owners = members.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["role"] == "owner")
-            .count();
+        let owners = members.items().iter().filter(|m| m["role"] == "owner").count();
         assert_eq!(owners, 1, "trial {trial}: transfer {t}, removal {r}: {}", members.text);
         assert!(
             matches!((t, r), (200, 409) | (200, 403) | (422, 204) | (403, 204)),

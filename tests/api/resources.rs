@@ -46,9 +46,8 @@ async fn limited_collaborators_see_variable_names_never_values(backend: Backend)
         .get("/v1/apps/web/variables", &team.collaborator.jwt)
         .await
         .expect(200);
-    let values: Vec<_> = full.body["items"]
-        .as_array()
-        .unwrap()
+    let values: Vec<_> = full
+        .items()
         .iter()
         .map(|v| (v["name"].clone(), v["value"].clone()))
         .collect();
@@ -58,7 +57,7 @@ async fn limited_collaborators_see_variable_names_never_values(backend: Backend)
     );
 
     let names = app.get("/v1/apps/web/variables", &team.limited.jwt).await.expect(200);
-    for item in names.body["items"].as_array().unwrap() {
+    for item in names.items() {
         assert!(item["value"].is_null(), "{item}");
         assert!(item["name"].is_string() && item["id"].is_string() && item["updated_at"].is_string());
     }
@@ -91,18 +90,16 @@ async fn limited_collaborators_see_variable_names_never_values(backend: Backend)
 
     let timeline = app.get("/v1/apps/web/events", &team.limited.jwt).await.expect(200);
     assert!(!timeline.text.contains("hunter2"), "{}", timeline.text);
-    let set_events: Vec<&Value> = timeline.body["items"]
-        .as_array()
-        .unwrap()
+    let set_events: Vec<&Value> = timeline
+        .items()
         .iter()
         .filter(|e| e["type"] == "variable.set")
         .collect();
     assert_eq!(set_events.len(), 2);
     assert!(set_events.iter().all(|e| e["data"].get("value").is_none()));
     let owner_timeline = app.get("/v1/apps/web/events", &team.owner.jwt).await.expect(200);
-    let shown: Vec<_> = owner_timeline.body["items"]
-        .as_array()
-        .unwrap()
+    let shown: Vec<_> = owner_timeline
+        .items()
         .iter()
         .filter(|e| e["type"] == "variable.set")
         .map(|e| e["data"]["value"].clone())
@@ -204,12 +201,7 @@ async fn bulk_variable_updates_are_all_or_nothing(backend: Backend) {
         bulk(json!([{"name": "A", "value": "1"}, {"name": "bad-name", "value": "2"}, {"name": "A", "value": "3"}]))
             .await
             .problem(422);
-    let fields: Vec<_> = resp.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_owned())
-        .collect();
+    let fields: Vec<_> = resp.error_fields();
     assert_eq!(fields, ["variables[1].name", "variables[2].name"]);
     assert_eq!(
         app.get("/v1/apps/web/variables", &ada.jwt).await.body["items"],
@@ -219,14 +211,13 @@ async fn bulk_variable_updates_are_all_or_nothing(backend: Backend) {
     let resp = bulk(json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]))
         .await
         .expect(200);
-    assert_eq!(resp.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(resp.items().len(), 2);
     bulk(json!([{"name": "B", "value": "20"}, {"name": "C", "value": "3"}]))
         .await
         .expect(200);
     let all = app.get("/v1/apps/web/variables", &ada.jwt).await.expect(200);
-    let pairs: Vec<_> = all.body["items"]
-        .as_array()
-        .unwrap()
+    let pairs: Vec<_> = all
+        .items()
         .iter()
         .map(|v| format!("{}={}", v["name"].as_str().unwrap(), v["value"].as_str().unwrap()))
         .collect();
@@ -335,7 +326,7 @@ async fn idempotency_keys_make_retries_safe(backend: Backend) {
     ids.dedup();
     assert_eq!(ids.len(), 1, "{ids:?}");
     let list = app.get("/v1/apps/web/deployments", &ada.jwt).await.expect(200);
-    assert_eq!(list.body["items"].as_array().unwrap().len(), 3);
+    assert_eq!(list.items().len(), 3);
     app.send(redeploy("   ")).await.problem(400);
 }
 
@@ -382,12 +373,7 @@ async fn deploying_any_ref_needs_deployments_create(backend: Backend) {
         .get("/v1/apps/web/deployments?limit=2", &team.limited.jwt)
         .await
         .expect(200);
-    let refs: Vec<_> = page.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["git_ref"].as_str().unwrap())
-        .collect();
+    let refs: Vec<_> = page.column("git_ref");
     assert_eq!(refs, ["3f2a9c1", "v1.2.3"]);
     let cursor = page.body["next_cursor"].as_str().unwrap();
     let rest = app
@@ -492,12 +478,7 @@ async fn restart_scale_and_cache_reset_queue_orders(backend: Backend) {
         .post("/v1/apps/web/scale", &team.owner.jwt, json!({"containers": [{"type": "web", "amount": 101, "size": "HUGE"}, {"type": "web", "amount": 1, "size": "S"}]}))
         .await
         .problem(422);
-    let fields: Vec<_> = bad.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_owned())
-        .collect();
+    let fields: Vec<_> = bad.error_fields();
     assert_eq!(
         fields,
         ["containers[0].amount", "containers[0].size", "containers[1].type"]
@@ -510,12 +491,7 @@ async fn restart_scale_and_cache_reset_queue_orders(backend: Backend) {
         .call(Method::GET, "/internal/v1/orders", Some(PLATFORM_TOKEN), None)
         .await
         .expect(200);
-    let kinds: Vec<_> = orders.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["type"].as_str().unwrap().to_owned())
-        .collect();
+    let kinds: Vec<_> = orders.column("type");
     assert_eq!(
         kinds,
         ["app.restart", "deployment.reset_cache", "app.scale", "app.scale"]
@@ -529,9 +505,8 @@ async fn restart_scale_and_cache_reset_queue_orders(backend: Backend) {
         .await
         .expect(200);
     // The limited collaborator's refused scale is on the timeline too (written aside).
-    let kinds: Vec<_> = events.body["items"]
-        .as_array()
-        .unwrap()
+    let kinds: Vec<_> = events
+        .items()
         .iter()
         .map(|e| e["type"].as_str().unwrap().to_owned())
         .filter(|k| k != "access.denied")
@@ -569,12 +544,7 @@ async fn logs_and_metrics_come_from_the_platform(backend: Backend) {
     .await
     .expect(204);
     let logs = app.get("/v1/apps/web/logs", &team.limited.jwt).await.expect(200);
-    let messages: Vec<_> = logs.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["message"].as_str().unwrap())
-        .collect();
+    let messages: Vec<_> = logs.column("message");
     assert_eq!(
         messages,
         ["line 4", "line 5", "line 6", "line 7", "line 8"],
@@ -631,12 +601,7 @@ async fn logs_and_metrics_come_from_the_platform(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(cpu.body["kind"], "cpu");
-    let values: Vec<_> = cpu.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["value"].as_f64().unwrap())
-        .collect();
+    let values: Vec<_> = cpu.items().iter().map(|p| p["value"].as_f64().unwrap()).collect();
     assert_eq!(values, [0.25, 0.5, 0.75], "the last hour by default, oldest first");
     let since = (now - TimeDelta::hours(4)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let all = app
@@ -646,7 +611,7 @@ async fn logs_and_metrics_come_from_the_platform(backend: Backend) {
         )
         .await
         .expect(200);
-    assert_eq!(all.body["items"].as_array().unwrap().len(), 4);
+    assert_eq!(all.items().len(), 4);
     app.get("/v1/apps/web/metrics?kind=disk", &team.limited.jwt)
         .await
         .problem(422);
@@ -769,12 +734,7 @@ async fn addons_and_credentials_are_closed_to_limited_collaborators(backend: Bac
         .call(Method::GET, "/internal/v1/orders", Some(PLATFORM_TOKEN), None)
         .await
         .expect(200);
-    let kinds: Vec<_> = orders.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["type"].as_str().unwrap().to_owned())
-        .collect();
+    let kinds: Vec<_> = orders.column("type");
     assert_eq!(kinds, ["addon.provision", "addon.change_plan", "addon.deprovision"]);
 }
 
@@ -829,11 +789,6 @@ async fn removing_a_variable_purges_its_values_from_the_timeline(backend: Backen
     let after = app.get("/v1/apps/web/events", &ada.jwt).await.expect(200);
     assert!(!after.text.contains("leaked"), "{}", after.text);
     assert!(after.text.contains("kept"));
-    let sets = after.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "variable.set")
-        .count();
+    let sets = after.items().iter().filter(|e| e["type"] == "variable.set").count();
     assert_eq!(sets, 3, "the events stay; only the values go");
 }
