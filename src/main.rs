@@ -1,3 +1,5 @@
+// The allocator is a measurable share of every request: mimalloc took the access check from
+// 9,835 to 11,582 requests per second in bench/run (docs/benchmarks.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
