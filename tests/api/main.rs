@@ -18,3 +18,4 @@ mod platform;
 mod properties;
 mod races;
 mod resources;
+mod state_machine;
