@@ -49,6 +49,9 @@ pub struct Config {
     pub log_retention: TimeDelta,
     /// `ROLEGATE_STALE_AFTER_DAYS` (default 90): the access review's window of use.
     pub stale_after: TimeDelta,
+    /// `ROLEGATE_SHUTDOWN_GRACE_SECONDS` (default 30): how long requests in flight may run on
+    /// after SIGTERM.
+    pub shutdown_grace: Duration,
 }
 
 /// How rolegate talks with the platform that runs the apps.
@@ -259,7 +262,12 @@ impl Config {
             ));
         }
 
+        let shutdown_grace = seconds("ROLEGATE_SHUTDOWN_GRACE_SECONDS", 30)?
+            .to_std()
+            .unwrap_or(Duration::from_secs(30));
+
         Ok(Config {
+            shutdown_grace,
             stale_after,
             secrets_key,
             platform: PlatformConfig {

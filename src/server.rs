@@ -159,12 +159,30 @@ fn secrets_key(config: &Config) -> Result<[u8; 32], Box<dyn std::error::Error + 
 /// Runs the service as the binary does: bind, serve, stop on SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let listen = config.listen;
+    let grace = config.shutdown_grace;
     let state = build_state(config, Arc::new(SystemClock)).await?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, store = state.store.backend(), "rolegate listening");
-    serve(listener, state, shutdown_signal()).await?;
+    // On SIGTERM the listener closes at once and requests in flight finish; a client that
+    // keeps one open past the grace period does not keep the process alive.
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = signalled.send(());
+    };
+    let server = serve(listener, state, shutdown);
+    tokio::pin!(server);
+    tokio::select! {
+        served = &mut server => served?,
+        () = async {
+            if on_signal.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!(grace_seconds = grace.as_secs(), "grace period over with requests still open; exiting"),
+    }
     tracing::info!("rolegate stopped");
     Ok(())
 }

@@ -168,3 +168,82 @@ async fn users_create_prints_a_working_token_and_the_server_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// SIGTERM with a request in flight: the listener closes at once, the request completes, and
+/// the process exits 0.
+#[test]
+fn sigterm_lets_requests_in_flight_finish_and_refuses_new_connections() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("term.db").display());
+    let port = free_port();
+    let mut server = rolegate()
+        .env("DATABASE_URL", &db)
+        .env("ROLEGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ROLEGATE_SHUTDOWN_GRACE_SECONDS", "10")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut conn = loop {
+        if let Ok(conn) = TcpStream::connect(&addr) {
+            break conn;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Half a sign-up: the server is waiting for the rest of the body when SIGTERM comes.
+    let body = r#"{"email": "late@example.com", "password": "a long enough password"}"#;
+    let (head, tail) = body.split_at(20);
+    write!(
+        conn,
+        "POST /v1/users HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{head}",
+        body.len()
+    )
+    .unwrap();
+    conn.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        TcpStream::connect(&addr).is_err(),
+        "a new connection was accepted after SIGTERM"
+    );
+    assert!(
+        server.try_wait().unwrap().is_none(),
+        "the process left before the request in flight finished"
+    );
+
+    conn.write_all(tail.as_bytes()).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut response = String::new();
+    let mut buf = [0u8; 4096];
+    while !response.contains("\r\n\r\n{") {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed before the response: {response}");
+        response.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    drop(conn);
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(10),
+            "did not exit within the grace period"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}
