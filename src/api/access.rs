@@ -107,11 +107,12 @@ async fn decide(
     let Some(app) = state.store.app_by_ref(&AppRef::parse(app)).await? else {
         return Ok((None, "not_a_member"));
     };
-    if !caller.scope.allows_app(app.id) {
-        // A scoped token learns nothing about apps outside its scope.
+    let own = state.store.membership_of(app.id, caller.user.id).await?;
+    // Membership first: for anyone but a member an existing app must look like a missing one.
+    if own.is_some() && !caller.scope.allows_app(app.id) {
+        // A scoped token learns nothing about the member's apps outside its scope.
         return Ok((None, "token_scope_excludes_app"));
     }
-    let own = state.store.membership_of(app.id, caller.user.id).await?;
     let Some(own) = own.filter(|m| !m.expired(now)) else {
         // Whether someone else is a member is nobody's business but the app's members'.
         return Ok((
@@ -124,9 +125,8 @@ async fn decide(
         ));
     };
     if user_id != caller.user.id {
-        let may_look =
-            caller.scope.allows_app(app.id) && caller.scope.effective(own.role).contains(Permission::CollaboratorsRead);
-        if !may_look {
+        // The token's scope includes this app (checked above); it must also allow reading members.
+        if !caller.scope.effective(own.role).contains(Permission::CollaboratorsRead) {
             return Ok((None, "not_allowed_to_check_others"));
         }
         return Ok(match state.store.membership_of(app.id, user_id).await? {
@@ -136,9 +136,7 @@ async fn decide(
             Some(m) => (Some(m.role), "allowed"),
         });
     }
-    let reason = if !caller.scope.allows_app(app.id) {
-        "token_scope_excludes_app"
-    } else if !caller.scope.allows_permission(permission) {
+    let reason = if !caller.scope.allows_permission(permission) {
         "token_scope_lacks_permission"
     } else if !own.role.can(permission) {
         "role_lacks_permission"

@@ -749,13 +749,21 @@ async fn scope_narrows_what_a_token_reports(backend: Backend) {
         perms.body,
         json!({"role": "owner", "permissions": ["app.read", "logs.read"]})
     );
-    let checks = json!({"checks": [{"app": "web-other", "permission": "app.read"}]});
-    let outside = app.post("/v1/access/check", reader, checks).await.expect(200);
-    assert_eq!(outside.body["results"][0]["reason"], "token_scope_excludes_app");
+    app.create_app(&team.owner, "web-two").await;
+    let checks = json!({"checks": [
+        {"app": "web-two", "permission": "app.read"},
+        {"app": "web-other", "permission": "app.read"},
+        {"app": "no-such-app", "permission": "app.read"},
+    ]});
+    let answers = app.post("/v1/access/check", reader, checks).await.expect(200);
+    assert_eq!(answers.body["results"][0]["reason"], "token_scope_excludes_app");
     assert!(
-        outside.body["results"][0]["role"].is_null(),
+        answers.body["results"][0]["role"].is_null(),
         "nothing learnt outside the scope"
     );
+    // Another tenant's app and a missing one look the same, even to a scoped token.
+    assert_eq!(answers.body["results"][1]["reason"], "not_a_member");
+    assert_eq!(answers.body["results"][2]["reason"], "not_a_member");
 }
 
 async fn accepting_after_the_granted_access_ended_is_gone(backend: Backend) {
