@@ -250,16 +250,25 @@ impl Fields {
     }
 }
 
-/// Turns the store's generic `Conflict` into a 409 with a message for this call.
+/// Turns the store's generic outcomes into the answer this call gives.
 pub trait ResultExt<T> {
     /// Maps a `Conflict` to `ApiError::Conflict(message)`, other errors as usual.
     fn on_conflict(self, message: &str) -> Result<T, ApiError>;
+    /// Maps a `NotFound` to `ApiError::NotFound(message)`, other errors as usual.
+    fn on_not_found(self, message: &'static str) -> Result<T, ApiError>;
 }
 
 impl<T> ResultExt<T> for Result<T, StoreError> {
     fn on_conflict(self, message: &str) -> Result<T, ApiError> {
         self.map_err(|e| match e {
             StoreError::Conflict(_) => ApiError::Conflict(message.to_owned()),
+            other => other.into(),
+        })
+    }
+
+    fn on_not_found(self, message: &'static str) -> Result<T, ApiError> {
+        self.map_err(|e| match e {
+            StoreError::NotFound => ApiError::NotFound(message),
             other => other.into(),
         })
     }

@@ -11,22 +11,15 @@ use super::Items;
 use super::extract::{Json, Path};
 use crate::authz::middleware::AppContext;
 use crate::domain::Slug;
-use crate::error::{ApiError, ApiResult, Fields};
+use crate::error::{ApiError, ApiResult, Fields, ResultExt};
 use crate::state::AppState;
-use crate::store::{Addon, StoreError};
+use crate::store::Addon;
 
 const NOT_FOUND: &str = "add-on not found";
 
 /// What sealed credentials are bound to: the app and the add-on.
 pub fn context(app_id: Uuid, addon_id: Uuid) -> Vec<u8> {
     format!("addon:{app_id}:{addon_id}").into_bytes()
-}
-
-fn not_found(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::NotFound(NOT_FOUND),
-        other => other.into(),
-    }
 }
 
 /// `GET /v1/apps/{app}/addons`.
@@ -93,7 +86,7 @@ pub async fn update(
             state.clock.now(),
         )
         .await
-        .map_err(not_found)?;
+        .on_not_found(NOT_FOUND)?;
     Ok((StatusCode::ACCEPTED, Json(addon)))
 }
 
@@ -107,7 +100,7 @@ pub async fn delete(
         .store
         .delete_addon(&ctx.app, id, &ctx.caller.user.to_ref(), state.clock.now())
         .await
-        .map_err(not_found)?;
+        .on_not_found(NOT_FOUND)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -131,7 +124,7 @@ pub async fn credentials(
         .store
         .read_addon_credentials(&ctx.app, id, &ctx.caller.user.to_ref(), state.clock.now())
         .await
-        .map_err(not_found)?
+        .on_not_found(NOT_FOUND)?
         .ok_or_else(|| {
             ApiError::Conflict("the add-on is still being provisioned; its credentials are not ready".into())
         })?;

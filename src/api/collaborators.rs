@@ -9,9 +9,9 @@ use super::extract::{Json, Path};
 use super::{IdParam, Items};
 use crate::authz::middleware::AppContext;
 use crate::authz::{Permission, Role};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::state::AppState;
-use crate::store::{Collaborator, MemberChange, StoreError};
+use crate::store::{Collaborator, MemberChange};
 
 const NO_SUCH_MEMBER: &str = "collaborator not found";
 
@@ -84,10 +84,7 @@ pub async fn update(
         .store
         .update_collaborator(&ctx.app, id, change, &ctx.caller.user.to_ref(), now)
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound(NO_SUCH_MEMBER),
-            other => other.into(),
-        })?;
+        .on_not_found(NO_SUCH_MEMBER)?;
     tracing::info!(app_id = %ctx.app.id, collaborator_id = %id, "membership changed");
     Ok(Json(member.at(now)))
 }
@@ -116,10 +113,7 @@ pub async fn remove(
         .store
         .remove_collaborator(&ctx.app, id, &ctx.caller.user.to_ref(), leaving, state.clock.now())
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound(NO_SUCH_MEMBER),
-            other => other.into(),
-        })?;
+        .on_not_found(NO_SUCH_MEMBER)?;
     tracing::info!(app_id = %ctx.app.id, collaborator_id = %id, leaving, "collaborator removed");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,9 +11,9 @@ use super::addons::{Credentials, context};
 use super::extract::{Json, Path, Query};
 use super::{IdParam, Items};
 use crate::domain::DeploymentStatus;
-use crate::error::{ApiError, ApiResult, Fields};
+use crate::error::{ApiError, ApiResult, Fields, ResultExt};
 use crate::state::AppState;
-use crate::store::{Addon, AppRef, Deployment, LogLine, MetricSample, Order, StoreError};
+use crate::store::{Addon, AppRef, Deployment, LogLine, MetricSample, Order};
 
 /// Largest request body on the routes that carry logs and metrics.
 pub const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -69,10 +69,7 @@ pub async fn deployment_status(
         .store
         .set_deployment_status(id, status.as_str(), body.output.as_deref(), state.clock.now())
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound("deployment not found"),
-            other => other.into(),
-        })?;
+        .on_not_found("deployment not found")?;
     Ok(Json(deployment))
 }
 
@@ -221,9 +218,6 @@ pub async fn addon_provisioned(
         .store
         .addon_provisioned(id, &sealed, state.clock.now())
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound("add-on not found"),
-            other => other.into(),
-        })?;
+        .on_not_found("add-on not found")?;
     Ok(Json(addon))
 }

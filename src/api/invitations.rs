@@ -13,9 +13,9 @@ use super::{IdParam, Items};
 use crate::auth::token;
 use crate::authz::middleware::AppContext;
 use crate::domain::Email;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::state::AppState;
-use crate::store::{Accepted, Caller, Collaborator, Invitation, NewInvitation, StoreError};
+use crate::store::{Accepted, Caller, Collaborator, Invitation, NewInvitation};
 
 /// Body of `POST /v1/apps/{app}/invitations`.
 #[derive(Deserialize)]
@@ -97,10 +97,7 @@ pub async fn revoke(
         .store
         .revoke_invitation(&ctx.app, id, &ctx.caller.user.to_ref(), state.clock.now())
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound("no pending invitation with this id"),
-            other => other.into(),
-        })?;
+        .on_not_found("no pending invitation with this id")?;
     Ok(StatusCode::NO_CONTENT)
 }
 

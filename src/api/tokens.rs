@@ -11,7 +11,7 @@ use super::{IdParam, Items};
 use crate::auth::{self, password, token};
 use crate::authz::Permission;
 use crate::domain::{Email, Label};
-use crate::error::{ApiError, ApiResult, Fields};
+use crate::error::{ApiError, ApiResult, Fields, ResultExt};
 use crate::state::AppState;
 use crate::store::{ApiToken, AppRef, Caller, Credential, NewToken, Store, TokenScope};
 
@@ -179,10 +179,7 @@ pub async fn revoke(
         .store
         .revoke_token(caller.user.id, id, state.clock.now())
         .await
-        .map_err(|e| match e {
-            crate::store::StoreError::NotFound => ApiError::NotFound("token not found"),
-            other => other.into(),
-        })?;
+        .on_not_found("token not found")?;
     tracing::info!(user_id = %caller.user.id, token_id = %id, "api token revoked");
     Ok(StatusCode::NO_CONTENT)
 }

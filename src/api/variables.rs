@@ -12,10 +12,10 @@ use super::extract::{Json, Path};
 use crate::authz::Permission;
 use crate::authz::middleware::AppContext;
 use crate::domain::{VariableName, check_variable_value};
-use crate::error::{ApiError, ApiResult, Fields};
+use crate::error::{ApiError, ApiResult, Fields, ResultExt};
 use crate::secrets::SecretBox;
 use crate::state::AppState;
-use crate::store::{NewVariable, StoreError, StoredVariable};
+use crate::store::{NewVariable, StoredVariable};
 
 /// Largest request body on the variable routes (a bulk update carries many values).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -188,9 +188,6 @@ pub async fn delete(
         .store
         .delete_variable(&ctx.app, &name, &ctx.caller.user.to_ref(), state.clock.now())
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound("variable not found"),
-            other => other.into(),
-        })?;
+        .on_not_found("variable not found")?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -190,7 +190,7 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<Option<Used>
                 permission_last_used_at: access.permission_last_used_at,
                 now,
             };
-            request.extensions_mut().insert(ctx.caller.clone());
+            // App handlers take the caller from the context: one copy, moved, not cloned.
             request.extensions_mut().insert(ctx);
             Ok(Some(used))
         }
@@ -317,9 +317,10 @@ fn deny(
     });
 }
 
-fn from_extensions<T: Clone + Send + Sync + 'static>(parts: &Parts) -> Result<T, ApiError> {
-    // Absent only if a handler asks for more than its route declares: a bug, not a 401.
-    parts.extensions.get::<T>().cloned().ok_or_else(|| {
+fn from_extensions<T: Send + Sync + 'static>(parts: &mut Parts) -> Result<T, ApiError> {
+    // Taken, not cloned: a handler asks once. Absent only if a handler asks for more than
+    // its route declares: a bug, not a 401.
+    parts.extensions.remove::<T>().ok_or_else(|| {
         ApiError::internal(format!(
             "{} requested on a route that does not resolve it",
             std::any::type_name::<T>()

@@ -438,8 +438,18 @@ async fn access_can_be_extended_or_made_permanent(backend: Backend) {
             "/v1/apps/web/events?type=collaborator.access_expiry_changed",
             &team.owner.api_token,
         )
-        .await;
-    assert_eq!(events.status.as_u16(), 200);
+        .await
+        .expect(200);
+    // One event per change, newest first, each with the end before and after.
+    assert_eq!(events.column("type"), ["collaborator.access_expiry_changed"; 3]);
+    let latest = &events.items()[0]["data"];
+    assert!(
+        latest["access_expires_at"].is_null() && latest["previous_access_expires_at"].is_string(),
+        "{latest}"
+    );
+    assert_eq!(latest["email"], team.limited.email.as_str());
+    assert!(events.items()[2]["data"]["previous_access_expires_at"].is_null());
+    assert_eq!(events.items()[2]["actor"]["email"], team.collaborator.email.as_str());
 }
 
 async fn create_token(app: &TestApp, user: &User, body: Value) -> crate::common::Resp {
