@@ -1,5 +1,6 @@
 //! The command line: `rolegate` serves; `rolegate users create` makes an account on
-//! installations with closed sign-up; `rolegate permissions-doc` prints the matrix.
+//! installations with closed sign-up; `rolegate permissions-doc` prints the matrix and
+//! `rolegate openapi` the OpenAPI document.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ enum Command {
     },
     /// Print docs/permissions.md, generated from the matrix and the route table.
     PermissionsDoc,
+    /// Print docs/openapi.json, the OpenAPI 3.1 document served at /v1/openapi.json.
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -64,6 +67,10 @@ impl Cli {
             Command::Serve => crate::run(Config::from_env()?).await,
             Command::PermissionsDoc => {
                 print!("{}", permissions_markdown());
+                Ok(())
+            }
+            Command::Openapi => {
+                print!("{}", crate::api::openapi::DOCUMENT.as_str());
                 Ok(())
             }
             Command::Users {

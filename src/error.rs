@@ -8,7 +8,7 @@ use crate::authz::{Permission, Role};
 use crate::store::StoreError;
 
 /// A field that failed validation, reported in a 422's `errors`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     /// The JSON field (dotted path for nested fields).
     pub field: String,
@@ -138,18 +138,25 @@ impl ApiError {
     }
 }
 
-/// The problem+json body.
-#[derive(Serialize)]
-struct Problem<'a> {
+/// The problem+json body of every error (RFC 9457).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem<'a> {
+    /// `urn:rolegate:problem:<slug>`, such as `urn:rolegate:problem:missing-permission`.
     #[serde(rename = "type")]
     kind: String,
+    /// The status's reason phrase.
     title: &'a str,
+    /// The HTTP status.
     status: u16,
+    /// What went wrong, for people.
     detail: String,
+    /// On 422: one entry per invalid field.
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
+    /// On 403: the permission the route needs.
     #[serde(skip_serializing_if = "Option::is_none")]
     required_permission: Option<Permission>,
+    /// On 403 `missing-permission`: the caller's role on the app.
     #[serde(skip_serializing_if = "Option::is_none")]
     role: Option<Role>,
 }

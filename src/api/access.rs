@@ -15,44 +15,86 @@ use crate::store::{AppRef, Caller};
 /// Most checks in one call.
 const MAX_CHECKS: usize = 100;
 
+/// Every `reason` an answer can give (for the OpenAPI document; [`decide`] returns them).
+const REASONS: [&str; 7] = [
+    "allowed",
+    "role_lacks_permission",
+    "token_scope_lacks_permission",
+    "token_scope_excludes_app",
+    "access_expired",
+    "not_a_member",
+    "not_allowed_to_check_others",
+];
+
 /// One question.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
+    /// The app, by name or id. An app that does not exist, or that the caller is not a member
+    /// of, answers `not_a_member`.
     app: String,
+    /// The permission asked about.
+    #[schema(value_type = Permission)]
     permission: String,
+    /// Whom the question is about; omitted or `null`: the caller (with the token's scope).
+    /// Asking about someone else needs `collaborators.read` on the app.
     user_id: Option<Uuid>,
 }
 
 /// Body of `POST /v1/access/check`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Checks {
+    /// 1 to 100 questions.
+    #[schema(min_items = 1, max_items = 100)]
     checks: Vec<Check>,
 }
 
 /// One answer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Answer {
+    /// The app as it was asked about (name or id, unchanged).
     app: String,
+    /// The permission asked about.
     permission: Permission,
+    /// Whom the answer is about.
     user_id: Uuid,
+    /// Whether the user may exercise the permission on the app; `true` exactly when `reason`
+    /// is `allowed`.
     allowed: bool,
+    /// The user's role on the app, when the caller may know it; else `null`.
+    #[schema(required = true)]
     role: Option<Role>,
     /// `allowed`, `role_lacks_permission`, `token_scope_lacks_permission`,
     /// `token_scope_excludes_app`, `access_expired`, `not_a_member` or
     /// `not_allowed_to_check_others`.
+    #[schema(schema_with = reason_schema)]
     reason: &'static str,
 }
 
+fn reason_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(REASONS))
+        .description(Some(
+            "Why the answer is what it is: `allowed`, `role_lacks_permission`, `token_scope_lacks_permission`, \
+             `token_scope_excludes_app`, `access_expired`, `not_a_member` or `not_allowed_to_check_others`.",
+        ))
+        .build()
+}
+
 /// The answers, in the order of the checks.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Answers {
+    /// One answer per check, in the same order.
     results: Vec<Answer>,
 }
 
 /// `POST /v1/access/check`: up to 100 checks. Without `user_id` a check is about the
 /// caller (token scope included); with one, the caller needs `collaborators.read` there.
+#[utoipa::path(post, path = "/v1/access/check", request_body = Checks, responses(
+    (status = 200, description = "One answer per check, in order.", body = Answers),
+))]
 pub async fn check(
     State(state): State<AppState>,
     caller: Caller,
@@ -147,25 +189,44 @@ async fn decide(
 }
 
 /// An app the caller can reach.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Reach {
+    /// The app.
     app: AppSummary,
+    /// The caller's role on it.
     role: Role,
     /// `accepted`, or `expired` when time-bound access has ended.
+    #[schema(schema_with = reach_status_schema)]
     status: &'static str,
     /// The role's permissions narrowed by the token's scope (none once expired).
     permissions: PermissionSet,
+    /// When time-bound access ends (`null`: it does not).
+    #[schema(required = true)]
     access_expires_at: Option<DateTime<Utc>>,
 }
 
+fn reach_status_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["accepted", "expired"]))
+        .description(Some("`accepted`, or `expired` when time-bound access has ended."))
+        .build()
+}
+
 /// `{id, name}` of an app.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AppSummary {
+    /// Id.
     id: Uuid,
+    /// Name.
     name: String,
 }
 
 /// `GET /v1/users/self/access`: every app the caller can reach, with effective permissions.
+#[utoipa::path(get, path = "/v1/users/self/access", responses(
+    (status = 200, description = "Every app the caller is a member of (within the token's scope), in one page.",
+        body = Items<Reach>),
+))]
 pub async fn mine(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<Reach>>> {
     let now = state.clock.now();
     let items = state
@@ -194,3 +255,8 @@ pub async fn mine(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
         .collect();
     Ok(Json(Items::all(items)))
 }
+
+/// This module's operations, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(mine, check))]
+pub struct Doc;

@@ -9,9 +9,10 @@ use uuid::Uuid;
 use super::IdParam;
 use super::Items;
 use super::extract::{Json, Path};
+use super::openapi::{AppIdPath, AppPath};
 use crate::authz::middleware::AppContext;
 use crate::domain::Slug;
-use crate::error::{ApiError, ApiResult, Fields, ResultExt};
+use crate::error::{ApiError, ApiResult, Fields, Problem, ResultExt};
 use crate::state::AppState;
 use crate::store::Addon;
 
@@ -23,19 +24,35 @@ pub fn context(app_id: Uuid, addon_id: Uuid) -> Vec<u8> {
 }
 
 /// `GET /v1/apps/{app}/addons`.
+#[utoipa::path(get, path = "/v1/apps/{app}/addons", params(AppPath), responses(
+    (status = 200, description = "Every add-on of the app, oldest first (one page, no `next_cursor`).", body = Items<Addon>),
+))]
 pub async fn list(State(state): State<AppState>, ctx: AppContext) -> ApiResult<Json<Items<Addon>>> {
     Ok(Json(Items::all(state.store.list_addons(ctx.app.id).await?)))
 }
 
 /// Body of `POST /v1/apps/{app}/addons`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Provision {
+    /// The provider, such as `postgresql`: 1 to 64 characters of `a-z`, `0-9` and `-`,
+    /// starting with a letter or digit.
+    #[schema(
+        pattern = "^[a-z0-9][a-z0-9-]*$",
+        min_length = 1,
+        max_length = 64,
+        example = "postgresql"
+    )]
     provider: String,
+    /// The provider's plan, same rules as `provider`.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]*$", min_length = 1, max_length = 64, example = "small")]
     plan: String,
 }
 
 /// `POST /v1/apps/{app}/addons`: 202, the platform provisions it.
+#[utoipa::path(post, path = "/v1/apps/{app}/addons", params(AppPath), request_body = Provision, responses(
+    (status = 202, description = "Accepted: the add-on exists with status `provisioning` until the platform reports it ready.", body = Addon),
+))]
 pub async fn create(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -62,13 +79,18 @@ pub async fn create(
 }
 
 /// Body of `PATCH /v1/apps/{app}/addons/{id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePlan {
+    /// The new plan: 1 to 64 characters of `a-z`, `0-9` and `-`, starting with a letter or digit.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]*$", min_length = 1, max_length = 64, example = "large")]
     plan: String,
 }
 
 /// `PATCH /v1/apps/{app}/addons/{id}`: 202, the platform changes the plan.
+#[utoipa::path(patch, path = "/v1/apps/{app}/addons/{id}", params(AppIdPath), request_body = ChangePlan, responses(
+    (status = 202, description = "Accepted: the add-on has the new plan and status `updating` until the platform is done.", body = Addon),
+))]
 pub async fn update(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -90,7 +112,10 @@ pub async fn update(
     Ok((StatusCode::ACCEPTED, Json(addon)))
 }
 
-/// `DELETE /v1/apps/{app}/addons/{id}`.
+/// `DELETE /v1/apps/{app}/addons/{id}`: the platform is asked to deprovision it.
+#[utoipa::path(delete, path = "/v1/apps/{app}/addons/{id}", params(AppIdPath), responses(
+    (status = 204, description = "Removed."),
+))]
 pub async fn delete(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -105,7 +130,7 @@ pub async fn delete(
 }
 
 /// Connection details of a provisioned add-on.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// Connection URL (it may embed the password).
@@ -115,6 +140,10 @@ pub struct Credentials {
 }
 
 /// `GET /v1/apps/{app}/addons/{id}/credentials`: each read is an event.
+#[utoipa::path(get, path = "/v1/apps/{app}/addons/{id}/credentials", params(AppIdPath), responses(
+    (status = 200, description = "The add-on's connection details.", body = Credentials),
+    (status = 409, description = "The add-on is still being provisioned: its credentials are not ready.", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn credentials(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -134,3 +163,8 @@ pub async fn credentials(
         .map_err(ApiError::internal)?;
     serde_json::from_slice(&plain).map(Json).map_err(ApiError::internal)
 }
+
+/// This module's operations, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, update, delete, credentials))]
+pub struct Doc;

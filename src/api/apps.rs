@@ -7,16 +7,17 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::extract::{Json, Query};
+use super::openapi::AppPath;
 use super::{Items, PageQuery};
 use crate::authz::middleware::AppContext;
 use crate::authz::{Permission, PermissionSet, Role};
 use crate::domain::{AppName, BranchName};
-use crate::error::{ApiError, ApiResult, Fields, ResultExt};
+use crate::error::{ApiError, ApiResult, Fields, Problem, ResultExt};
 use crate::state::AppState;
 use crate::store::{App, AppRef, Caller, Event, StoreError};
 
 /// An app as its members see it, with the caller's role.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AppView {
     #[serde(flatten)]
     app: App,
@@ -26,14 +27,20 @@ pub struct AppView {
 const NAME_TAKEN: &str = "an app with this name already exists";
 
 /// Body of `POST /v1/apps`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApp {
+    /// 1 to 48 characters: lower-case letters, digits and `-`, starting with a letter.
     name: String,
+    /// The branch `redeploy` deploys (default `main`).
     default_branch: Option<String>,
 }
 
 /// `POST /v1/apps`: the caller becomes the owner.
+#[utoipa::path(post, path = "/v1/apps", request_body = CreateApp, responses(
+    (status = 201, description = "Created; the caller is its owner.", body = AppView),
+    (status = 409, description = "The name is taken.", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -59,6 +66,9 @@ pub async fn create(
 }
 
 /// `GET /v1/apps`: apps where the caller has any role, by name.
+#[utoipa::path(get, path = "/v1/apps", params(PageQuery), responses(
+    (status = 200, description = "One page of apps, by name.", body = Items<AppView>),
+))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -96,19 +106,26 @@ pub async fn list(
 }
 
 /// `GET /v1/apps/{app}`: resolved by the middleware, no further query.
+#[utoipa::path(get, path = "/v1/apps/{app}", params(AppPath), responses(
+    (status = 200, description = "The app, with the caller's role.", body = AppView),
+))]
 pub async fn show(ctx: AppContext) -> Json<AppView> {
     let role = ctx.role();
     Json(AppView { app: ctx.app, role })
 }
 
 /// Body of `PATCH /v1/apps/{app}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApp {
+    /// The branch `redeploy` deploys.
     default_branch: Option<String>,
 }
 
 /// `PATCH /v1/apps/{app}`.
+#[utoipa::path(patch, path = "/v1/apps/{app}", params(AppPath), request_body = UpdateApp, responses(
+    (status = 200, description = "The app as it is now.", body = AppView),
+))]
 pub async fn update(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -127,13 +144,18 @@ pub async fn update(
 }
 
 /// Body of `POST /v1/apps/{app}/rename`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rename {
+    /// The new name (same rules as at creation).
     name: String,
 }
 
 /// `POST /v1/apps/{app}/rename`.
+#[utoipa::path(post, path = "/v1/apps/{app}/rename", params(AppPath), request_body = Rename, responses(
+    (status = 200, description = "Renamed.", body = AppView),
+    (status = 409, description = "The name is taken.", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn rename(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -150,6 +172,9 @@ pub async fn rename(
 }
 
 /// `DELETE /v1/apps/{app}`: memberships and invitations go with it.
+#[utoipa::path(delete, path = "/v1/apps/{app}", params(AppPath), responses(
+    (status = 204, description = "Deleted."),
+))]
 pub async fn destroy(State(state): State<AppState>, ctx: AppContext) -> ApiResult<StatusCode> {
     state
         .store
@@ -160,13 +185,17 @@ pub async fn destroy(State(state): State<AppState>, ctx: AppContext) -> ApiResul
 }
 
 /// Body of `POST /v1/apps/{app}/transfer`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
+    /// A member of the app, who becomes its owner.
     user_id: Uuid,
 }
 
 /// `POST /v1/apps/{app}/transfer`: the target becomes owner, the caller a collaborator.
+#[utoipa::path(post, path = "/v1/apps/{app}/transfer", params(AppPath), request_body = Transfer, responses(
+    (status = 200, description = "Transferred; the caller is now a collaborator.", body = AppView),
+))]
 pub async fn transfer(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -191,13 +220,16 @@ pub async fn transfer(
 }
 
 /// The caller's role and permissions on one app.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Permissions {
     role: Role,
     permissions: PermissionSet,
 }
 
 /// `GET /v1/apps/{app}/permissions`.
+#[utoipa::path(get, path = "/v1/apps/{app}/permissions", params(AppPath), responses(
+    (status = 200, description = "The caller's role and effective permissions.", body = Permissions),
+))]
 pub async fn permissions(ctx: AppContext) -> Json<Permissions> {
     Json(Permissions {
         role: ctx.role(),
@@ -206,16 +238,23 @@ pub async fn permissions(ctx: AppContext) -> Json<Permissions> {
 }
 
 /// `?type=&limit=&cursor=` of the app's timeline.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Page size, 1 to 200 (default 50).
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only events of this type, such as `collaborator.removed`.
     #[serde(rename = "type")]
     kind: Option<String>,
 }
 
 /// `GET /v1/apps/{app}/events`: newest first, optionally of one `type`. A variable's value
 /// appears in its event only for callers who may read values.
+#[utoipa::path(get, path = "/v1/apps/{app}/events", params(AppPath, EventsQuery), responses(
+    (status = 200, description = "One page of events, newest first.", body = Items<Event>),
+))]
 pub async fn events(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -258,3 +297,8 @@ pub(crate) fn reveal(state: &AppState, event: &mut Event) -> ApiResult<()> {
     }
     Ok(())
 }
+
+/// This module's operations, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, show, update, destroy, rename, transfer, permissions, events))]
+pub struct Doc;

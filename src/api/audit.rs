@@ -10,26 +10,57 @@ use uuid::Uuid;
 use super::Items;
 use super::apps::reveal;
 use super::extract::{Json, Query};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
-use crate::store::{Actor, AppRef, Caller, EventFilter};
+use crate::store::{Actor, AppRef, Caller, Event, EventFilter};
 
 /// `?app=&actor=&type=&since=&until=&limit=&cursor=&format=`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Only events of this app, by name or id (an app the caller does not own has none).
     app: Option<String>,
+    /// Only events done by this user, by id or email.
     actor: Option<String>,
+    /// Only events of this type, such as `collaborator.removed`.
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// Only events at or after this time (RFC 3339).
     since: Option<DateTime<Utc>>,
+    /// Only events before this time (RFC 3339).
     until: Option<DateTime<Utc>>,
+    /// Page size: 1 to 200 for JSON, 1 to 10,000 for NDJSON (default 50).
+    #[param(minimum = 1, maximum = 10_000)]
     limit: Option<u32>,
+    /// `next_cursor` (JSON) or `Next-Cursor` (NDJSON) of the previous page.
+    #[param(value_type = Option<Uuid>)]
     cursor: Option<String>,
+    /// `json` or `ndjson`; without it, NDJSON when `Accept` names `application/x-ndjson`, else JSON.
+    #[param(schema_with = format_param_schema)]
     format: Option<String>,
+}
+
+fn format_param_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["json", "ndjson"]))
+        .description(Some(
+            "`json` or `ndjson`; without it, NDJSON when `Accept` names `application/x-ndjson`, else JSON.",
+        ))
+        .build()
 }
 
 /// `GET /v1/events`: newest first. NDJSON (`Accept: application/x-ndjson` or
 /// `?format=ndjson`) takes pages of up to 10,000 and gives the next cursor in `Next-Cursor`.
+#[utoipa::path(get, path = "/v1/events", params(AuditQuery), responses(
+    (status = 200, description = "One page of events, newest first: JSON, or NDJSON (one `Event` object per line, \
+                                  the next page's cursor in `Next-Cursor`).",
+        content((Items<Event> = "application/json"), (String = "application/x-ndjson")),
+        headers(("Next-Cursor" = String, description = "NDJSON only: `cursor` of the next page; absent on the last \
+                                                         page."))),
+    (status = 422, description = "`limit`, `cursor` or `format` is not valid.", body = Problem,
+        content_type = "application/problem+json"),
+))]
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
@@ -98,3 +129,8 @@ pub async fn events(
     }
     Ok(response)
 }
+
+/// This module's operations, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(events))]
+pub struct Doc;

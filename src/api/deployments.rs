@@ -9,11 +9,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::extract::{Json, Path, Query};
+use super::openapi::{AppIdPath, AppPath};
 use super::{IdParam, Items, PageQuery};
 use crate::authz::Role;
 use crate::authz::middleware::AppContext;
 use crate::domain::BranchName;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::store::{Deployment, NewDeployment, NewOrder, Operation};
 
@@ -22,6 +23,11 @@ const LIMITED_OUTPUT_WINDOW: TimeDelta = TimeDelta::days(7);
 const NOT_FOUND: &str = "deployment not found";
 
 /// `GET /v1/apps/{app}/deployments`: newest first.
+#[utoipa::path(get, path = "/v1/apps/{app}/deployments", params(AppPath, PageQuery), responses(
+    (status = 200, description = "One page of deployments, newest first.", body = Items<Deployment>),
+    (status = 422, description = "`limit` is not between 1 and 200, or `cursor` is not a cursor from this list.",
+        body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn list(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -36,6 +42,9 @@ pub async fn list(
 }
 
 /// `GET /v1/apps/{app}/deployments/{id}`.
+#[utoipa::path(get, path = "/v1/apps/{app}/deployments/{id}", params(AppIdPath), responses(
+    (status = 200, description = "The deployment.", body = Deployment),
+))]
 pub async fn show(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -51,6 +60,13 @@ pub async fn show(
 
 /// `GET /v1/apps/{app}/deployments/{id}/output`: the build output as text. Limited
 /// collaborators read it only for deployments less than 7 days old.
+#[utoipa::path(get, path = "/v1/apps/{app}/deployments/{id}/output", params(AppIdPath), responses(
+    (status = 200, description = "The build output so far, as plain text (empty until the platform reports some).",
+        body = String, content_type = "text/plain; charset=utf-8"),
+    (status = 403, description = "The caller's role lacks the permission (`missing-permission`), the API token's \
+        scope does (`token-scope`), or the caller is a limited collaborator and the deployment is 7 days old or \
+        more (`forbidden`).", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn output(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -80,10 +96,30 @@ pub async fn output(
 }
 
 /// Body of `POST /v1/apps/{app}/deployments`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Deploy {
+    /// The branch, tag or commit to deploy: 1 to 255 bytes following git's ref-name rules (no spaces, control
+    /// characters, `..`, `~`, `^`, `:`, `?`, `*`, `[`, `\`, `@{` or `//`; not starting with `-`, `/` or `.`, not
+    /// ending with `/`, `.` or `.lock`, not `@`).
+    #[schema(min_length = 1, max_length = 255, example = "main")]
     git_ref: String,
+}
+
+/// The `Idempotency-Key` header of the deployment routes, for the OpenAPI document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKey {
+    /// Any unique string (1 to 255 visible ASCII characters), such as a CI job id. A retry with a key the caller
+    /// already used on this app creates nothing and answers the first deployment.
+    #[param(
+        rename = "Idempotency-Key",
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]{1,255}$"
+    )]
+    pub idempotency_key: Option<String>,
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -128,6 +164,18 @@ async fn request(
 }
 
 /// `POST /v1/apps/{app}/deployments`: deploys any branch, tag or commit.
+#[utoipa::path(post, path = "/v1/apps/{app}/deployments", params(AppPath, IdempotencyKey), request_body = Deploy,
+    responses(
+        (status = 202, description = "Requested; the platform builds and starts it. A retry with an \
+            `Idempotency-Key` the caller already used on this app answers the first deployment again, with \
+            `Idempotent-Replayed: true`.", body = Deployment, headers(
+            ("Idempotent-Replayed" = String, description = "`true` when this is the deployment a previous request \
+                with the same `Idempotency-Key` created; absent otherwise."),
+        )),
+        (status = 400, description = "The body is not valid JSON, or `Idempotency-Key` is not 1 to 255 visible \
+            ASCII characters.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -140,12 +188,25 @@ pub async fn create(
 
 /// `POST /v1/apps/{app}/deployments/redeploy`: deploys the default branch; no body. The
 /// route CI scripts call with an API token.
+#[utoipa::path(post, path = "/v1/apps/{app}/deployments/redeploy", params(AppPath, IdempotencyKey), responses(
+    (status = 202, description = "Requested; the platform builds and starts the default branch. A retry with an \
+        `Idempotency-Key` the caller already used on this app answers the first deployment again, with \
+        `Idempotent-Replayed: true`.", body = Deployment, headers(
+        ("Idempotent-Replayed" = String, description = "`true` when this is the deployment a previous request \
+            with the same `Idempotency-Key` created; absent otherwise."),
+    )),
+    (status = 400, description = "`Idempotency-Key` is not 1 to 255 visible ASCII characters.",
+        body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn redeploy(State(state): State<AppState>, ctx: AppContext, headers: HeaderMap) -> ApiResult<Response> {
     let branch = ctx.app.default_branch.clone();
     request(&state, &ctx, &branch, "redeploy", &headers).await
 }
 
 /// `DELETE /v1/apps/{app}/caches/deployment`: the next build starts from scratch.
+#[utoipa::path(delete, path = "/v1/apps/{app}/caches/deployment", params(AppPath), responses(
+    (status = 204, description = "Queued for the platform; the next build starts without a cache."),
+))]
 pub async fn reset_cache(State(state): State<AppState>, ctx: AppContext) -> ApiResult<StatusCode> {
     let operation = Operation {
         order: NewOrder {
@@ -161,3 +222,8 @@ pub async fn reset_cache(State(state): State<AppState>, ctx: AppContext) -> ApiR
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// This module's operations, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, show, output, create, redeploy, reset_cache))]
+pub struct Doc;

@@ -2,28 +2,52 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::extract::Json;
 use crate::state::AppState;
 
+/// What the health checks answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`, or `unavailable` when the store does not answer.
+    #[schema(example = "ok")]
+    status: &'static str,
+    /// The store's backend (`postgres` or `sqlite`); only on `/readyz`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store: Option<&'static str>,
+}
+
 /// `GET /healthz`: the process is up, whatever the database does.
-pub async fn live() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "The process is up.", body = Health)))]
+pub async fn live() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        store: None,
+    })
 }
 
 /// `GET /readyz`: 200 when the store answers, 503 otherwise.
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    responses(
+        (status = 200, description = "The store answers.", body = Health),
+        (status = 503, description = "The store does not answer.", body = Health),
+    )
+)]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let store = Some(state.store.backend());
     match state.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ok", "store": state.store.backend() })),
-        ),
+        Ok(()) => (StatusCode::OK, Json(Health { status: "ok", store })),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "store": state.store.backend() })),
+                Json(Health {
+                    status: "unavailable",
+                    store,
+                }),
             )
         }
     }

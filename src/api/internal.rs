@@ -6,12 +6,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use super::addons::{Credentials, context};
 use super::extract::{Json, Path, Query};
+use super::openapi::{AppPath, IdPath};
 use super::{IdParam, Items};
 use crate::domain::DeploymentStatus;
-use crate::error::{ApiError, ApiResult, Fields, ResultExt};
+use crate::error::{ApiError, ApiResult, Fields, Problem, ResultExt};
 use crate::state::AppState;
 use crate::store::{Addon, AppRef, Deployment, LogLine, MetricSample, Order};
 
@@ -21,13 +23,24 @@ const MAX_LINES: usize = 1000;
 const MAX_MESSAGE: usize = 16 * 1024;
 
 /// `?limit=` of the orders route.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrdersQuery {
+    /// How many orders, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
 /// `GET /internal/v1/orders`: orders not yet delivered, oldest first (for a platform that
 /// polls instead of receiving webhooks, and to see what is queued).
+#[utoipa::path(get, path = "/internal/v1/orders", params(OrdersQuery), responses(
+    (status = 200, description = "Orders not yet delivered, oldest first; never paginated (no `next_cursor`).",
+        body = Items<Order>),
+    (status = 404, description = "The platform API is off: no platform token is configured.", body = Problem,
+        content_type = "application/problem+json"),
+    (status = 422, description = "`limit` is not between 1 and 1000.", body = Problem,
+        content_type = "application/problem+json"),
+))]
 pub async fn orders(State(state): State<AppState>, Query(q): Query<OrdersQuery>) -> ApiResult<Json<Items<Order>>> {
     let limit = match q.limit {
         None => 100,
@@ -39,6 +52,11 @@ pub async fn orders(State(state): State<AppState>, Query(q): Query<OrdersQuery>)
 
 /// `POST /internal/v1/orders/{id}/ack`: a polling platform marks an order done, so it is
 /// neither listed nor delivered again. Acknowledging twice is fine.
+#[utoipa::path(post, path = "/internal/v1/orders/{id}/ack", params(IdPath), responses(
+    (status = 204, description = "The order is marked delivered (again is fine)."),
+    (status = 404, description = "No such order, or the platform API is off (no platform token is configured).",
+        body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn ack_order(State(state): State<AppState>, Path(IdParam { id }): Path<IdParam>) -> ApiResult<StatusCode> {
     if state.store.order_delivered(id, state.clock.now()).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -48,15 +66,38 @@ pub async fn ack_order(State(state): State<AppState>, Path(IdParam { id }): Path
 }
 
 /// Body of the deployment status route.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusReport {
+    /// The deployment's new status.
+    #[schema(schema_with = deployment_status_schema)]
     status: String,
+    /// Build output to append to what the deployment has (absent or `null`: nothing).
     output: Option<String>,
+}
+
+/// `StatusReport::status`: one of [`DeploymentStatus::ALL`].
+fn deployment_status_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(DeploymentStatus::ALL.map(DeploymentStatus::as_str)))
+        .description(Some(
+            "The deployment's new status. `success`, `crashed-error`, `timeout-error`, `build-error` and `aborted` \
+             are final: the deployment gets its `finished_at` and takes no further report.",
+        ))
 }
 
 /// `POST /internal/v1/deployments/{id}/status`: moves the deployment on and appends to its
 /// build output; 409 once it has finished.
+#[utoipa::path(post, path = "/internal/v1/deployments/{id}/status", params(IdPath), request_body = StatusReport,
+    responses(
+        (status = 200, description = "The deployment as it is now.", body = Deployment),
+        (status = 404, description = "No such deployment, or the platform API is off (no platform token is \
+            configured).", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The deployment has already finished (its status is final).", body = Problem,
+            content_type = "application/problem+json"),
+    )
+)]
 pub async fn deployment_status(
     State(state): State<AppState>,
     Path(IdParam { id }): Path<IdParam>,
@@ -82,29 +123,44 @@ async fn app_id(state: &AppState, app: &str) -> ApiResult<uuid::Uuid> {
     Ok(app.id)
 }
 
-/// `{app}` of the platform's app routes.
+/// `{app}` of the platform's app routes (documented as [`AppPath`]).
 #[derive(Deserialize)]
 pub struct AppParam {
+    /// The app's name or id.
     app: String,
 }
 
 /// One reported log line.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportedLine {
+    /// When it was written (absent or `null`: when it is received).
     timestamp: Option<DateTime<Utc>>,
+    /// Where it came from, such as `web-1`, `router` or `build`: 1 to 64 bytes.
+    #[schema(min_length = 1, max_length = 64)]
     source: String,
+    /// The text: at most 16384 bytes.
+    #[schema(max_length = 16384)]
     message: String,
 }
 
 /// Body of the logs route.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Logs {
+    /// At most 1000 lines, oldest first.
+    #[schema(max_items = 1000)]
     lines: Vec<ReportedLine>,
 }
 
 /// `POST /internal/v1/apps/{app}/logs`: up to 1,000 lines; the app keeps a bounded window.
+#[utoipa::path(post, path = "/internal/v1/apps/{app}/logs", params(AppPath), request_body = Logs, responses(
+    (status = 204, description = "Appended; older lines beyond the app's window are dropped."),
+    (status = 404, description = "No such app, or the platform API is off (no platform token is configured).",
+        body = Problem, content_type = "application/problem+json"),
+    (status = 413, description = "The body is larger than 2 MiB.", body = Problem,
+        content_type = "application/problem+json"),
+))]
 pub async fn logs(
     State(state): State<AppState>,
     Path(AppParam { app }): Path<AppParam>,
@@ -143,22 +199,35 @@ pub async fn logs(
 }
 
 /// One reported sample.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportedSample {
+    /// The metric: `cpu`, `memory` or `requests`.
+    #[schema(schema_with = super::telemetry::metric_kind_schema)]
     kind: String,
+    /// When it was taken.
     time: DateTime<Utc>,
+    /// The value (a finite number).
     value: f64,
 }
 
 /// Body of the metrics route.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
+    /// At most 1000 samples.
+    #[schema(max_items = 1000)]
     samples: Vec<ReportedSample>,
 }
 
 /// `POST /internal/v1/apps/{app}/metrics`.
+#[utoipa::path(post, path = "/internal/v1/apps/{app}/metrics", params(AppPath), request_body = Metrics, responses(
+    (status = 204, description = "Appended; samples older than the retention period are dropped."),
+    (status = 404, description = "No such app, or the platform API is off (no platform token is configured).",
+        body = Problem, content_type = "application/problem+json"),
+    (status = 413, description = "The body is larger than 2 MiB.", body = Problem,
+        content_type = "application/problem+json"),
+))]
 pub async fn metrics(
     State(state): State<AppState>,
     Path(AppParam { app }): Path<AppParam>,
@@ -192,13 +261,21 @@ pub async fn metrics(
 }
 
 /// Body of the provisioned route.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Provisioned {
+    /// How to connect to the add-on; stored sealed, shown to members who may read credentials.
     credentials: Credentials,
 }
 
 /// `POST /internal/v1/addons/{id}/provisioned`: the add-on runs; its credentials are sealed.
+#[utoipa::path(post, path = "/internal/v1/addons/{id}/provisioned", params(IdPath), request_body = Provisioned,
+    responses(
+        (status = 200, description = "The add-on, now `running`.", body = Addon),
+        (status = 404, description = "No such add-on, or the platform API is off (no platform token is \
+            configured).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn addon_provisioned(
     State(state): State<AppState>,
     Path(IdParam { id }): Path<IdParam>,
@@ -221,3 +298,8 @@ pub async fn addon_provisioned(
         .on_not_found("add-on not found")?;
     Ok(Json(addon))
 }
+
+/// This module's operations, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(orders, ack_order, deployment_status, logs, metrics, addon_provisioned))]
+pub struct Doc;

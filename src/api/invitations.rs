@@ -7,36 +7,50 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::collaborators::GrantableRole;
 use super::collaborators::grantable;
 use super::extract::{Json, Path};
+use super::openapi::{AppIdPath, AppPath, IdPath};
 use super::{IdParam, Items};
 use crate::auth::token;
 use crate::authz::middleware::AppContext;
 use crate::domain::Email;
-use crate::error::{ApiError, ApiResult, ResultExt};
+use crate::error::{ApiError, ApiResult, Problem, ResultExt};
 use crate::state::AppState;
 use crate::store::{Accepted, Caller, Collaborator, Invitation, NewInvitation};
 
 /// Body of `POST /v1/apps/{app}/invitations`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invite {
+    /// The invitee's email address (trimmed and lower-cased; at most 254 characters).
+    #[schema(example = "ada@example.com")]
     email: String,
+    /// The role given on acceptance (default `limited_collaborator`); never above the
+    /// inviter's own role, never `owner`.
+    #[schema(value_type = Option<GrantableRole>)]
     role: Option<String>,
-    /// When the membership it grants ends (time-bound access).
+    /// When the membership it grants ends (time-bound access); must be in the future.
     access_expires_at: Option<chrono::DateTime<Utc>>,
 }
 
 /// A new invitation: the only time its token is shown.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedInvitation {
     #[serde(flatten)]
     invitation: Invitation,
+    /// The secret the invitee accepts or declines with (`POST /v1/invitations/accept`);
+    /// shown only here.
     token: String,
+    /// A link carrying the token in its fragment, to send to the invitee.
     invitation_link: String,
 }
 
 /// `POST /v1/apps/{app}/invitations`: `role` defaults to `limited_collaborator`.
+#[utoipa::path(post, path = "/v1/apps/{app}/invitations", params(AppPath), request_body = Invite, responses(
+    (status = 201, description = "Invited; the response carries the token, shown only this once.", body = CreatedInvitation),
+    (status = 409, description = "The email already belongs to a member of the app, or already has a pending invitation to it.", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn create(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -75,6 +89,9 @@ pub async fn create(
 }
 
 /// `GET /v1/apps/{app}/invitations`: pending and past, newest first, without tokens.
+#[utoipa::path(get, path = "/v1/apps/{app}/invitations", params(AppPath), responses(
+    (status = 200, description = "Every invitation of the app, newest first (one page, no `next_cursor`).", body = Items<Invitation>),
+))]
 pub async fn list(State(state): State<AppState>, ctx: AppContext) -> ApiResult<Json<Items<Invitation>>> {
     let now = state.clock.now();
     let items = state
@@ -88,6 +105,9 @@ pub async fn list(State(state): State<AppState>, ctx: AppContext) -> ApiResult<J
 }
 
 /// `DELETE /v1/apps/{app}/invitations/{id}`: revokes a pending invitation.
+#[utoipa::path(delete, path = "/v1/apps/{app}/invitations/{id}", params(AppIdPath), responses(
+    (status = 204, description = "Revoked."),
+))]
 pub async fn revoke(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -102,9 +122,10 @@ pub async fn revoke(
 }
 
 /// Body of the token routes.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
+    /// The invitation's token, as returned when it was created (or from the link's fragment).
     token: String,
 }
 
@@ -167,6 +188,13 @@ fn addressed_to(caller: &Caller, invitation: &Invitation) -> bool {
 const SOMEONE_ELSE: &str = "this invitation was sent to another email address";
 
 /// `POST /v1/invitations/accept`: the caller's email must be the invited one.
+#[utoipa::path(post, path = "/v1/invitations/accept", request_body = TokenBody, responses(
+    (status = 200, description = "Accepted; the caller's new membership.", body = Collaborator),
+    (status = 403, description = "The invitation was sent to another email address (`forbidden`), or the API token is scoped (`token-scope`).", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No invitation has this token.", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The caller is already a member of the app.", body = Problem, content_type = "application/problem+json"),
+    (status = 410, description = "The invitation is no longer pending (accepted, declined, revoked or expired), or the access it grants has already ended.", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn accept(
     State(state): State<AppState>,
     caller: Caller,
@@ -180,6 +208,12 @@ pub async fn accept(
 }
 
 /// `POST /v1/invitations/decline`.
+#[utoipa::path(post, path = "/v1/invitations/decline", request_body = TokenBody, responses(
+    (status = 204, description = "Declined."),
+    (status = 403, description = "The invitation was sent to another email address (`forbidden`), or the API token is scoped (`token-scope`).", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No invitation has this token.", body = Problem, content_type = "application/problem+json"),
+    (status = 410, description = "The invitation is no longer pending (accepted, declined, revoked or expired).", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn decline(
     State(state): State<AppState>,
     caller: Caller,
@@ -193,6 +227,9 @@ pub async fn decline(
 }
 
 /// `GET /v1/users/self/invitations`: pending invitations to the caller's email.
+#[utoipa::path(get, path = "/v1/users/self/invitations", responses(
+    (status = 200, description = "Pending, unexpired invitations to the caller's email, newest first (one page, no `next_cursor`).", body = Items<Invitation>),
+))]
 pub async fn mine(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<Invitation>>> {
     Ok(Json(Items::all(
         state
@@ -218,6 +255,11 @@ async fn own(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Invitatio
 }
 
 /// `POST /v1/users/self/invitations/{id}/accept`.
+#[utoipa::path(post, path = "/v1/users/self/invitations/{id}/accept", params(IdPath), responses(
+    (status = 200, description = "Accepted; the caller's new membership.", body = Collaborator),
+    (status = 409, description = "The caller is already a member of the app.", body = Problem, content_type = "application/problem+json"),
+    (status = 410, description = "The invitation is no longer pending (accepted, declined, revoked or expired), or the access it grants has already ended.", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn accept_mine(
     State(state): State<AppState>,
     caller: Caller,
@@ -228,6 +270,10 @@ pub async fn accept_mine(
 }
 
 /// `POST /v1/users/self/invitations/{id}/decline`.
+#[utoipa::path(post, path = "/v1/users/self/invitations/{id}/decline", params(IdPath), responses(
+    (status = 204, description = "Declined."),
+    (status = 410, description = "The invitation is no longer pending (accepted, declined, revoked or expired).", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn decline_mine(
     State(state): State<AppState>,
     caller: Caller,
@@ -236,3 +282,8 @@ pub async fn decline_mine(
     let invitation = own(&state, &caller, id).await?;
     decline_invitation(&state, &caller, invitation).await
 }
+
+/// This module's operations, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, revoke, accept, decline, mine, accept_mine, decline_mine))]
+pub struct Doc;

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod health;
 pub mod internal;
 pub mod invitations;
+pub mod openapi;
 pub mod operations;
 pub mod review;
 pub mod roles;
@@ -33,6 +34,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/v1/openapi.json", get(openapi::spec))
         .route("/v1/users", post(users::create))
         .route("/v1/users/self", get(users::me))
         .route("/v1/users/self/access", get(access::mine))
@@ -124,7 +126,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `{"items": [...]}`, with `next_cursor` on paginated lists.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Items<T> {
     /// The page.
     pub items: Vec<T>,
@@ -155,9 +157,11 @@ impl<T> Items<T> {
 }
 
 /// `?limit=&cursor=` of paginated lists.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

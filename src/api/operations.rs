@@ -5,9 +5,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use uuid::Uuid;
 
 use super::extract::Json;
+use super::openapi::AppPath;
 use crate::authz::middleware::AppContext;
 use crate::domain::Slug;
 use crate::error::{ApiResult, Fields};
@@ -20,12 +22,25 @@ pub const SIZES: [&str; 6] = ["XS", "S", "M", "L", "XL", "2XL"];
 const MAX_AMOUNT: u32 = 100;
 
 /// What an operation request returns.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct QueuedView {
+    /// The order queued for the platform (it appears in the app's events and in the platform's orders).
     order_id: Uuid,
+    /// Always `queued`: the platform has yet to act on the order.
+    #[schema(schema_with = queued_status)]
     status: &'static str,
+    /// Only on `scale`: the app's whole formation after the change, sorted by type.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     formation: Option<Vec<Container>>,
+}
+
+/// `QueuedView::status`: the one value it takes.
+fn queued_status() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["queued"]))
+        .description(Some("Always `queued`: the platform has yet to act on the order."))
 }
 
 async fn queue(state: &AppState, ctx: &AppContext, operation: Operation) -> ApiResult<(StatusCode, Json<QueuedView>)> {
@@ -42,6 +57,9 @@ async fn queue(state: &AppState, ctx: &AppContext, operation: Operation) -> ApiR
 }
 
 /// `POST /v1/apps/{app}/restart`: restarts every container.
+#[utoipa::path(post, path = "/v1/apps/{app}/restart", params(AppPath), responses(
+    (status = 202, description = "Queued for the platform; no `formation`.", body = QueuedView),
+))]
 pub async fn restart(State(state): State<AppState>, ctx: AppContext) -> ApiResult<(StatusCode, Json<QueuedView>)> {
     let order = NewOrder {
         kind: "app.restart",
@@ -60,14 +78,64 @@ pub async fn restart(State(state): State<AppState>, ctx: AppContext) -> ApiResul
 }
 
 /// Body of `POST /v1/apps/{app}/scale`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scale {
+    /// 1 to 20 container types to change, each named once.
+    #[schema(schema_with = containers_schema)]
     containers: Vec<Container>,
+}
+
+/// `Scale::containers`: a [`Container`] list with the limits `scale` checks.
+fn containers_schema() -> ArrayBuilder {
+    let container = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some("One container type: its amount and size."))
+        .property(
+            "type",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[a-z0-9][a-z0-9-]{0,63}$"))
+                .description(Some(
+                    "Process type, such as `web` or `worker`: 1 to 64 characters of a-z, 0-9 and `-`. Each type \
+                     appears once in a request.",
+                )),
+        )
+        .required("type")
+        .property(
+            "amount",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+                .minimum(Some(0))
+                .maximum(Some(MAX_AMOUNT))
+                .description(Some("Number of containers, 0 to 100.")),
+        )
+        .required("amount")
+        .property(
+            "size",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(SIZES))
+                .description(Some("Container size.")),
+        )
+        .required("size")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    ArrayBuilder::new()
+        .items(container)
+        .min_items(Some(1))
+        .max_items(Some(20))
+        .description(Some(
+            "1 to 20 container types to change, each named once; types not named keep their formation.",
+        ))
 }
 
 /// `POST /v1/apps/{app}/scale`: sets the amount and size of the named container types;
 /// types not named keep their formation.
+#[utoipa::path(post, path = "/v1/apps/{app}/scale", params(AppPath), request_body = Scale, responses(
+    (status = 202, description = "Queued for the platform; `formation` is the app's formation after the change.",
+        body = QueuedView),
+))]
 pub async fn scale(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -106,3 +174,8 @@ pub async fn scale(
     )
     .await
 }
+
+/// This module's operations, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(restart, scale))]
+pub struct Doc;

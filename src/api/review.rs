@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::extract::{Json, Query};
 use crate::authz::{Permission, Role};
-use crate::error::{ApiError, ApiResult, FieldError, Fields};
+use crate::error::{ApiError, ApiResult, FieldError, Fields, Problem};
 use crate::state::AppState;
 use crate::store::{AppRef, Applied, Caller, Invitation, PermissionUse, ReviewAction, ReviewMember, UserRef};
 
@@ -24,15 +24,28 @@ const PENDING_LONG: TimeDelta = TimeDelta::days(7);
 const MAX_ACTIONS: usize = 100;
 
 /// One finding: a machine-readable code and a sentence for people.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Finding {
     /// `stale_member`, `role_broader_than_use`, `invitation_pending_long` or `expiring_soon`.
+    #[schema(schema_with = finding_code_schema)]
     pub code: &'static str,
     /// What it means here.
     pub message: String,
-    /// The role the evidence supports, for `role_broader_than_use`.
+    /// The role the evidence supports, for `role_broader_than_use`; absent (never `null`) on
+    /// other findings.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Role)]
     pub suggested_role: Option<Role>,
+}
+
+fn finding_code_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(FINDINGS))
+        .description(Some(
+            "`stale_member`, `role_broader_than_use`, `invitation_pending_long` or `expiring_soon`.",
+        ))
+        .build()
 }
 
 /// Every finding code.
@@ -44,22 +57,50 @@ pub const FINDINGS: [&str; 4] = [
 ];
 
 /// One row of the review: a member, or a pending invitation.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ReviewRow {
+    /// The app's name.
     app: String,
+    /// The app's id.
     app_id: Uuid,
+    /// The membership (the `{id}` of collaborator routes); `null` on an invitation.
+    #[schema(required = true)]
     collaborator_id: Option<Uuid>,
+    /// The invitation; `null` on a member.
+    #[schema(required = true)]
     invitation_id: Option<Uuid>,
+    /// The member; `null` on an invitation.
+    #[schema(required = true)]
     user_id: Option<Uuid>,
+    /// The member's email, or the invited one.
     email: String,
+    /// The member's role, or the one the invitation gives.
     role: Role,
     /// `accepted`, `expired` or `pending` (an invitation).
+    #[schema(schema_with = row_status_schema)]
     status: &'static str,
+    /// Who invited them (`null` for the app's creator, or when unknown).
+    #[schema(required = true)]
     invited_by: Option<UserRef>,
+    /// When they joined, or when the invitation was sent.
     granted_at: DateTime<Utc>,
+    /// When the member last used the app, to the minute (`null`: never; always `null` on an
+    /// invitation).
+    #[schema(required = true)]
     last_used_at: Option<DateTime<Utc>>,
+    /// When time-bound access ends, or would end for an invitation (`null`: it does not).
+    #[schema(required = true)]
     expires_at: Option<DateTime<Utc>>,
+    /// What looks wrong, possibly nothing.
     findings: Vec<Finding>,
+}
+
+fn row_status_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["accepted", "expired", "pending"]))
+        .description(Some("`accepted`, `expired` or `pending` (an invitation)."))
+        .build()
 }
 
 fn date(at: DateTime<Utc>) -> String {
@@ -151,12 +192,38 @@ fn invitation_findings(i: &Invitation, now: DateTime<Utc>) -> Vec<Finding> {
 }
 
 /// `?app=&role=&finding=&format=` of the review.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReviewQuery {
+    /// Only rows of this app, by name or id.
     app: Option<String>,
+    /// Only rows with this role.
+    #[param(value_type = Option<Role>)]
     role: Option<String>,
+    /// Only rows with a finding of this code.
+    #[param(schema_with = finding_param_schema)]
     finding: Option<String>,
+    /// `csv` or `json`; without it, CSV when `Accept` asks for `text/csv`, else JSON.
+    #[param(schema_with = format_param_schema)]
     format: Option<String>,
+}
+
+fn finding_param_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(FINDINGS))
+        .description(Some("Only rows with a finding of this code."))
+        .build()
+}
+
+fn format_param_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["csv", "json"]))
+        .description(Some(
+            "`csv` or `json`; without it, CSV when `Accept` asks for `text/csv`, else JSON.",
+        ))
+        .build()
 }
 
 /// The whole review, filtered.
@@ -295,14 +362,24 @@ pub fn to_csv(rows: &[ReviewRow]) -> ApiResult<String> {
 }
 
 /// The JSON review.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Review {
+    /// When the review was computed.
     generated_at: DateTime<Utc>,
+    /// The window of the `stale_member` and `role_broader_than_use` findings, in days.
     stale_after_days: i64,
+    /// Every member and pending invitation of the caller's apps that passes the filters.
     items: Vec<ReviewRow>,
 }
 
 /// `GET /v1/access-review`: JSON, or CSV with `Accept: text/csv` or `?format=csv`.
+#[utoipa::path(get, path = "/v1/access-review", params(ReviewQuery), responses(
+    (status = 200, description = "The review of every app the caller owns, in one page: JSON, or CSV (one row per \
+                                  member or invitation, the columns of the JSON rows, `findings` as `code;code`).",
+        content((Review = "application/json"), (String = "text/csv"))),
+    (status = 422, description = "`role`, `finding` or `format` is not one of the allowed values.", body = Problem,
+        content_type = "application/problem+json"),
+))]
 pub async fn review(
     State(state): State<AppState>,
     caller: Caller,
@@ -327,31 +404,93 @@ pub async fn review(
     Ok(Json(review).into_response())
 }
 
-/// One remediation as sent.
+/// One remediation as sent. Its schema (below) is written by hand: `role` depends on `action`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionBody {
+    /// An app the caller owns, by name or id.
     app: String,
+    /// The membership to change (`collaborator_id` of a review row); not the owner's.
     collaborator_id: Uuid,
+    /// `remove` or `set_role`.
     action: String,
+    /// With `set_role` only: `collaborator` or `limited_collaborator`.
     role: Option<String>,
 }
 
+/// `remove` without a `role`, or `set_role` with one.
+impl utoipa::PartialSchema for ActionBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type,
+        };
+        let string = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+        };
+        let variant = |action: &str, role: ObjectBuilder, role_required: bool| {
+            let object = ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .title(Some(action))
+                .property("app", string("An app the caller owns, by name or id."))
+                .required("app")
+                .property(
+                    "collaborator_id",
+                    string("The membership to change (`collaborator_id` of a review row); not the owner's.")
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+                )
+                .required("collaborator_id")
+                .property("action", string("What to do.").enum_values(Some([action])))
+                .required("action")
+                .property("role", role)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            if role_required { object.required("role") } else { object }
+        };
+        OneOfBuilder::new()
+            .description(Some(
+                "One remediation: `remove` the member, or `set_role` to `collaborator` or `limited_collaborator`.",
+            ))
+            .item(variant(
+                "remove",
+                ObjectBuilder::new()
+                    .schema_type(Type::Null)
+                    .description(Some("Not with `remove`: omit it, or `null`.")),
+                false,
+            ))
+            .item(variant(
+                "set_role",
+                string("The new role; never `owner` (ownership moves only by transfer).")
+                    .enum_values(Some(["collaborator", "limited_collaborator"])),
+                true,
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ActionBody {}
+
 /// Body of `POST /v1/access-review/apply`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Apply {
+    /// 1 to 100 remediations, applied in order, all or none.
+    #[schema(min_items = 1, max_items = 100)]
     actions: Vec<ActionBody>,
 }
 
 /// What was applied.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AppliedAll {
+    /// One entry per action, in the order sent.
     results: Vec<Applied>,
 }
 
 /// `POST /v1/access-review/apply`: every action in one transaction; if one cannot be
 /// applied, none is, and the 422 names it.
+#[utoipa::path(post, path = "/v1/access-review/apply", request_body = Apply, responses(
+    (status = 200, description = "Every action was applied.", body = AppliedAll),
+))]
 pub async fn apply(
     State(state): State<AppState>,
     caller: Caller,
@@ -474,3 +613,8 @@ mod tests {
         assert!(member_findings(&owner, &[], now, window).is_empty());
     }
 }
+
+/// This module's operations, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(review, apply))]
+pub struct Doc;

@@ -3,11 +3,13 @@
 use axum::extract::State;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use super::Items;
 use super::extract::{Json, Query};
+use super::openapi::AppPath;
 use crate::authz::middleware::AppContext;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::store::{LogLine, MetricPoint};
 
@@ -16,15 +18,33 @@ pub const MAX_LINES: u32 = 10_000;
 /// The metric kinds.
 pub const METRIC_KINDS: [&str; 3] = ["cpu", "memory", "requests"];
 
+/// One of [`METRIC_KINDS`], for the OpenAPI document.
+pub(crate) fn metric_kind_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(METRIC_KINDS))
+        .description(Some("The metric: `cpu`, `memory` or `requests`."))
+}
+
 /// `?lines=&since=` of the logs route.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogsQuery {
+    /// How many of the most recent lines, 1 to 10000 (default 100).
+    #[param(minimum = 1, maximum = 10000)]
     lines: Option<u32>,
+    /// Only lines written at or after this time (RFC 3339; default: no limit).
     since: Option<DateTime<Utc>>,
 }
 
 /// `GET /v1/apps/{app}/logs`: the most recent lines (100 unless `lines` says, at most
 /// 10,000), oldest first.
+#[utoipa::path(get, path = "/v1/apps/{app}/logs", params(AppPath, LogsQuery), responses(
+    (status = 200, description = "The most recent lines, oldest first; never paginated (no `next_cursor`).",
+        body = Items<LogLine>),
+    (status = 422, description = "`lines` is not between 1 and 10000.", body = Problem,
+        content_type = "application/problem+json"),
+))]
 pub async fn logs(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -42,21 +62,34 @@ pub async fn logs(
 }
 
 /// `?kind=&since=` of the metrics route.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsQuery {
+    /// The metric: `cpu` (default), `memory` or `requests`.
+    #[param(schema_with = metric_kind_schema)]
     kind: Option<String>,
+    /// Only samples taken at or after this time (RFC 3339; default: an hour ago).
     since: Option<DateTime<Utc>>,
 }
 
 /// A time series.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Series {
+    /// The metric: `cpu`, `memory` or `requests`.
+    #[schema(schema_with = metric_kind_schema)]
     kind: String,
+    /// The samples, oldest first (at most 10000).
+    #[schema(max_items = 10000)]
     items: Vec<MetricPoint>,
 }
 
 /// `GET /v1/apps/{app}/metrics?kind=cpu|memory|requests&since=`: the series since
 /// `since` (default: the last hour), oldest first.
+#[utoipa::path(get, path = "/v1/apps/{app}/metrics", params(AppPath, MetricsQuery), responses(
+    (status = 200, description = "The series, oldest first.", body = Series),
+    (status = 422, description = "`kind` is not `cpu`, `memory` or `requests`.", body = Problem,
+        content_type = "application/problem+json"),
+))]
 pub async fn metrics(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -70,3 +103,8 @@ pub async fn metrics(
     let items = state.store.metrics(ctx.app.id, &kind, since, MAX_LINES).await?;
     Ok(Json(Series { kind, items }))
 }
+
+/// This module's operations, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(logs, metrics))]
+pub struct Doc;

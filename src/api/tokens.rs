@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::extract::{Json, OptionalJson, Path};
+use super::openapi::IdPath;
 use super::{IdParam, Items};
 use crate::auth::{self, password, token};
 use crate::authz::Permission;
@@ -16,26 +17,43 @@ use crate::state::AppState;
 use crate::store::{ApiToken, AppRef, Caller, Credential, NewToken, Store, TokenScope};
 
 /// Body of `POST /v1/tokens` (optional).
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
+    /// A label: 1 to 100 characters once trimmed, no control characters (default `api token`).
+    #[schema(min_length = 1)]
     name: Option<String>,
+    /// When the token stops working; must be in the future. Omitted or `null`: never.
     expires_at: Option<DateTime<Utc>>,
-    /// Permissions the token is limited to.
+    /// Permissions the token is limited to, at least one. Omitted or `null`: no limit beyond the
+    /// user's roles.
+    #[schema(value_type = Option<Vec<Permission>>, min_items = 1)]
     permissions: Option<Vec<String>>,
-    /// Apps (names or ids) the token is limited to.
+    /// Apps (names or ids) the token is limited to, at least one, each one the user is a member
+    /// of. Omitted or `null`: every app of the user.
+    #[schema(min_items = 1)]
     apps: Option<Vec<String>>,
 }
 
 /// A new token: the only time its secret is shown.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedToken {
+    /// Id (the `{id}` of `DELETE /v1/tokens/{id}`).
     id: Uuid,
+    /// Label.
     name: String,
+    /// The secret (`rg_...`), shown this once: use it as a bearer token, or exchange it for a JWT.
     token: String,
+    /// Creation time.
     created_at: DateTime<Utc>,
+    /// End of validity (`null`: never).
+    #[schema(required = true)]
     expires_at: Option<DateTime<Utc>>,
+    /// Permissions the token is limited to (`null`: its user's roles decide alone).
+    #[schema(required = true)]
     permissions: Option<Vec<Permission>>,
+    /// Apps the token is limited to, by id (`null`: every app of its user).
+    #[schema(required = true)]
     apps: Option<Vec<Uuid>>,
 }
 
@@ -62,7 +80,17 @@ pub async fn mint(
     Ok((token, secret))
 }
 
-/// `POST /v1/tokens` with `Authorization: Basic email:password`.
+/// `POST /v1/tokens` with `Authorization: Basic email:password`. The body is optional: an
+/// empty body without `Content-Type` makes an unlimited token named `api token`.
+// A `ref` rather than `Option<CreateToken>`: the body is optional, but `null` is not accepted.
+#[utoipa::path(post, path = "/v1/tokens",
+    request_body(content = ref("#/components/schemas/CreateToken"), content_type = "application/json",
+        description = "Optional: without a body (and without `Content-Type`) the token is unlimited and named \
+                       `api token`."),
+    responses(
+        (status = 201, description = "The token, with its secret shown this once.", body = CreatedToken),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -165,11 +193,17 @@ async fn scope(
 }
 
 /// `GET /v1/tokens`: the caller's live tokens, never their secrets.
+#[utoipa::path(get, path = "/v1/tokens", responses(
+    (status = 200, description = "Every live token of the caller, in one page.", body = Items<ApiToken>),
+))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<ApiToken>>> {
     Ok(Json(Items::all(state.store.list_tokens(caller.user.id).await?)))
 }
 
 /// `DELETE /v1/tokens/{id}`: revokes the token and every JWT exchanged from it.
+#[utoipa::path(delete, path = "/v1/tokens/{id}", params(IdPath), responses(
+    (status = 204, description = "Revoked."),
+))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -185,13 +219,18 @@ pub async fn revoke(
 }
 
 /// A JWT for the dashboard.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Exchanged {
+    /// The JWT, to send as `Authorization: Bearer <token>`. It carries the API token's scope.
     token: String,
+    /// When the JWT expires.
     expires_at: DateTime<Utc>,
 }
 
 /// `POST /v1/tokens/exchange` with `Authorization: Basic :<api token>`.
+#[utoipa::path(post, path = "/v1/tokens/exchange", responses(
+    (status = 200, description = "A JWT standing for the API token.", body = Exchanged),
+))]
 pub async fn exchange(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Exchanged>> {
     let (user, password) = auth::basic_credentials(&headers)?;
     // `-u :TOKEN` is the documented form; `-u TOKEN:` is accepted too.
@@ -214,3 +253,8 @@ pub async fn exchange(State(state): State<AppState>, headers: HeaderMap) -> ApiR
         .map_err(ApiError::internal)?;
     Ok(Json(Exchanged { token, expires_at }))
 }
+
+/// This module's operations, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, revoke, exchange), components(schemas(CreateToken)))]
+pub struct Doc;

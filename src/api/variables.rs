@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::Items;
 use super::extract::{Json, Path};
+use super::openapi::AppPath;
 use crate::authz::Permission;
 use crate::authz::middleware::AppContext;
 use crate::domain::{VariableName, check_variable_value};
@@ -23,11 +24,18 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 const MAX_BULK: usize = 1000;
 
 /// A variable as shown: `value` is `null` for roles that may only list names.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct VariableView {
+    /// Id.
     id: Uuid,
+    /// Name, such as `DATABASE_URL`.
+    #[schema(example = "DATABASE_URL")]
     name: String,
+    /// The value; `null` when the caller may not read values (`variables.read_values`,
+    /// by role or by the API token's scope). Always present.
+    #[schema(required = true)]
     value: Option<String>,
+    /// Last change.
     updated_at: DateTime<Utc>,
 }
 
@@ -73,19 +81,29 @@ fn seal(state: &AppState, app_id: Uuid, name: VariableName, value: &str) -> ApiR
     })
 }
 
-/// `GET /v1/apps/{app}/variables`.
+/// `GET /v1/apps/{app}/variables`: every variable, by name; values only for callers who
+/// may read them.
+#[utoipa::path(get, path = "/v1/apps/{app}/variables", params(AppPath), responses(
+    (status = 200, description = "Every variable, by name (one page, no `next_cursor`); `value` is `null` unless the caller may read values.", body = Items<VariableView>),
+))]
 pub async fn list(State(state): State<AppState>, ctx: AppContext) -> ApiResult<Json<Items<VariableView>>> {
     let stored = state.store.list_variables(ctx.app.id).await?;
     Ok(Json(Items::all(views(&state, &ctx, stored)?)))
 }
 
 /// `{name}` of the single-variable routes.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct NameParam {
+    /// The variable's name (`[A-Za-z_][A-Za-z0-9_]*`, at most 256 characters; on GET and
+    /// DELETE any other name is simply not found).
     name: String,
 }
 
 /// `GET /v1/apps/{app}/variables/{name}`: one variable with its value.
+#[utoipa::path(get, path = "/v1/apps/{app}/variables/{name}", params(AppPath, NameParam), responses(
+    (status = 200, description = "The variable, with its value (never `null` here).", body = VariableView),
+))]
 pub async fn show(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -100,13 +118,19 @@ pub async fn show(
 }
 
 /// Body of `PUT /v1/apps/{app}/variables/{name}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetValue {
+    /// The value: any string of at most 65536 bytes in UTF-8 (so at most 65536 characters,
+    /// fewer when some take several bytes).
+    #[schema(max_length = 65536)]
     value: String,
 }
 
 /// `PUT /v1/apps/{app}/variables/{name}`: creates or replaces one variable.
+#[utoipa::path(put, path = "/v1/apps/{app}/variables/{name}", params(AppPath, NameParam), request_body = SetValue, responses(
+    (status = 200, description = "Created or replaced (200 either way). `value` is `null` when the API token's scope leaves out `variables.read_values`.", body = VariableView),
+))]
 pub async fn put(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -131,22 +155,37 @@ pub async fn put(
 }
 
 /// One entry of a bulk update.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkEntry {
+    /// The variable's name: `[A-Za-z_][A-Za-z0-9_]*`, at most 256 characters, once per update.
+    #[schema(
+        pattern = "^[A-Za-z_][A-Za-z0-9_]*$",
+        min_length = 1,
+        max_length = 256,
+        example = "DATABASE_URL"
+    )]
     name: String,
+    /// The value: any string of at most 65536 bytes in UTF-8 (so at most 65536 characters,
+    /// fewer when some take several bytes).
+    #[schema(max_length = 65536)]
     value: String,
 }
 
 /// Body of `PUT /v1/apps/{app}/variables`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bulk {
+    /// 1 to 1000 variables to create or replace, each name at most once.
+    #[schema(min_items = 1, max_items = 1000)]
     variables: Vec<BulkEntry>,
 }
 
 /// `PUT /v1/apps/{app}/variables`: creates or replaces several variables in one
 /// transaction; variables not named are left alone.
+#[utoipa::path(put, path = "/v1/apps/{app}/variables", params(AppPath), request_body = Bulk, responses(
+    (status = 200, description = "The variables set, in the order sent (no `next_cursor`). `value` is `null` when the API token's scope leaves out `variables.read_values`.", body = Items<VariableView>),
+))]
 pub async fn put_many(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -178,7 +217,10 @@ pub async fn put_many(
     Ok(Json(Items::all(views(&state, &ctx, stored)?)))
 }
 
-/// `DELETE /v1/apps/{app}/variables/{name}`.
+/// `DELETE /v1/apps/{app}/variables/{name}`: the variable's values also leave the timeline.
+#[utoipa::path(delete, path = "/v1/apps/{app}/variables/{name}", params(AppPath, NameParam), responses(
+    (status = 204, description = "Deleted."),
+))]
 pub async fn delete(
     State(state): State<AppState>,
     ctx: AppContext,
@@ -191,3 +233,8 @@ pub async fn delete(
         .on_not_found("variable not found")?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// This module's operations, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, put_many, show, put, delete))]
+pub struct Doc;

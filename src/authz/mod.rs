@@ -12,7 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize, Serializer};
 
 /// A member's role on one app.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including delete, rename and transfer. Exactly one per app.
@@ -172,6 +172,18 @@ impl<'de> Deserialize<'de> for Permission {
     }
 }
 
+impl utoipa::PartialSchema for Permission {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Permission::ALL.iter().map(|p| p.as_str())))
+            .description(Some("A permission of the static matrix (see GET /v1/roles)."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Permission {}
+
 /// Which roles hold one permission. A new role is a new field, so every row below stops
 /// compiling until it says whether that role holds the permission.
 struct Row {
@@ -284,6 +296,22 @@ impl FromIterator<Permission> for PermissionSet {
 impl Serialize for PermissionSet {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.iter())
+    }
+}
+
+impl utoipa::PartialSchema for PermissionSet {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(utoipa::openapi::Ref::from_schema_name("Permission"))
+            .unique_items(true)
+            .description(Some("Permissions, in matrix order."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PermissionSet {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        schemas.push(("Permission".into(), <Permission as utoipa::PartialSchema>::schema()));
     }
 }
 

@@ -121,6 +121,7 @@ use Verb::*;
 pub static ROUTES: &[RouteSpec] = &[
     route(Get, "/healthz", Public, "Liveness: the process is up."),
     route(Get, "/readyz", Public, "Readiness: the store is reachable."),
+    route(Get, "/v1/openapi.json", Public, "This API's OpenAPI 3.1 document."),
     route(Post, "/v1/users", Public, "Sign up."),
     route(Get, "/v1/users/self", AnyToken, "The caller."),
     route(Get, "/v1/users/self/access", AnyToken, "Every app the caller can reach, with effective permissions."),

@@ -42,7 +42,7 @@ pub struct ReviewAction {
 }
 
 /// A remediation that was applied.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Applied {
     /// Position in the request.
     pub index: usize,

@@ -23,7 +23,7 @@ pub struct NewUser<'a> {
 }
 
 /// An account as the API shows it.
-#[derive(Clone, Debug, Serialize, FromRow)]
+#[derive(Clone, Debug, Serialize, FromRow, utoipa::ToSchema)]
 pub struct User {
     /// Id.
     pub id: Uuid,
@@ -54,7 +54,7 @@ pub struct UserLogin {
 }
 
 /// `{id, email}`: how one resource names a user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UserRef {
     /// Id.
     pub id: Uuid,
@@ -81,7 +81,7 @@ pub struct NewToken<'a> {
 }
 
 /// An API token as listed (never the secret).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiToken {
     /// Id.
     pub id: Uuid,
@@ -101,7 +101,7 @@ pub struct ApiToken {
 
 /// What an API token (and every JWT exchanged from it) may do, at most. A request is
 /// allowed only when the caller's role allows it *and* the scope does.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenScope {
     /// `None`: any permission the role holds.
     pub permissions: Option<Vec<Permission>>,
@@ -197,7 +197,7 @@ impl AppRef {
 }
 
 /// An app.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct App {
     /// Id.
     pub id: Uuid,
@@ -216,7 +216,7 @@ pub struct App {
 }
 
 /// One line of the formation: how many containers of a type, and their size.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Container {
     /// Process type, such as `web` or `worker`.
@@ -269,7 +269,7 @@ pub struct AppWithRole {
 }
 
 /// A member of an app.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Collaborator {
     /// Membership id (the `{id}` of collaborator routes).
     pub id: Uuid,
@@ -326,7 +326,7 @@ pub struct NewInvitation<'a> {
 }
 
 /// An invitation (never its token).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Invitation {
     /// Id.
     pub id: Uuid,
@@ -377,7 +377,7 @@ pub enum Accepted {
 }
 
 /// An entry of an app's activity timeline.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Event {
     /// Id (time-ordered).
     pub id: Uuid,
@@ -669,7 +669,7 @@ pub struct NewVariable {
 }
 
 /// A deployment.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Deployment {
     /// Id.
     pub id: Uuid,
@@ -700,7 +700,7 @@ pub struct NewDeployment<'a> {
 }
 
 /// A line of an app's log.
-#[derive(Clone, Debug, Serialize, FromRow)]
+#[derive(Clone, Debug, Serialize, FromRow, utoipa::ToSchema)]
 pub struct LogLine {
     /// When it was written.
     pub timestamp: DateTime<Utc>,
@@ -711,7 +711,7 @@ pub struct LogLine {
 }
 
 /// A metric sample.
-#[derive(Clone, Debug, Serialize, FromRow)]
+#[derive(Clone, Debug, Serialize, FromRow, utoipa::ToSchema)]
 pub struct MetricPoint {
     /// When.
     pub time: DateTime<Utc>,
@@ -730,7 +730,7 @@ pub struct MetricSample {
 }
 
 /// An add-on (a database, a cache...).
-#[derive(Clone, Debug, Serialize, FromRow)]
+#[derive(Clone, Debug, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Addon {
     /// Id.
     pub id: Uuid,
@@ -757,7 +757,7 @@ pub struct NewOrder {
 }
 
 /// An order in the outbox.
-#[derive(Clone, Debug, Serialize, FromRow)]
+#[derive(Clone, Debug, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Order {
     /// Stable id the receiver deduplicates on.
     pub id: Uuid,

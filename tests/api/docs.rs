@@ -1,5 +1,25 @@
 //! Generated documentation stays in step with the code.
 
+use reqwest::Method;
+
+use crate::common::{Backend, TestApp};
+use crate::on_both_backends;
+
+on_both_backends!(openapi_is_served_without_credentials);
+
+/// `GET /v1/openapi.json` answers the committed document, to anyone.
+async fn openapi_is_served_without_credentials(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let resp = app.call(Method::GET, "/v1/openapi.json", None, None).await.expect(200);
+    assert_eq!(resp.content_type(), "application/json");
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json")).unwrap();
+    assert!(
+        resp.text == committed,
+        "the served document differs from docs/openapi.json"
+    );
+    assert_eq!(resp.body["info"]["title"], "rolegate");
+}
+
 #[test]
 fn permissions_doc_is_up_to_date() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/permissions.md");
@@ -9,4 +29,90 @@ fn permissions_doc_is_up_to_date() {
         committed == generated,
         "docs/permissions.md is stale: run `cargo run -- permissions-doc > docs/permissions.md`"
     );
+}
+
+#[test]
+fn openapi_doc_is_up_to_date() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == *rolegate::api::openapi::DOCUMENT,
+        "docs/openapi.json is stale: run `cargo run -- openapi > docs/openapi.json`"
+    );
+}
+
+/// Every route of the table is in the document exactly once, with the table's summary and
+/// permission, a success response and the problem responses its access implies; every
+/// `$ref` resolves.
+#[test]
+fn openapi_describes_every_route() {
+    use rolegate::authz::routes::{Access, ROUTES};
+    use serde_json::Value;
+
+    let doc: Value = serde_json::from_str(&rolegate::api::openapi::DOCUMENT).expect("the document is JSON");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut operations = std::collections::BTreeSet::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            operations.insert((method.to_uppercase(), path.clone()));
+            let id = op["operationId"].as_str().expect("operationId");
+            assert!(ids.insert(id.to_owned()), "operationId {id} is used twice");
+        }
+    }
+    let routes: std::collections::BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| (r.verb.as_str().to_owned(), r.path.to_owned()))
+        .collect();
+    assert_eq!(
+        operations, routes,
+        "the document and the route table list different operations"
+    );
+
+    for route in ROUTES {
+        let op = &doc["paths"][route.path][route.verb.as_str().to_lowercase()];
+        let what = format!("{} {}", route.verb.as_str(), route.path);
+        assert_eq!(op["summary"], route.summary, "{what}");
+        let responses = op["responses"].as_object().expect("responses");
+        assert!(
+            responses.keys().any(|s| s.starts_with('2')),
+            "{what} documents no success response"
+        );
+        let permission = route.access.permission().map(|p| p.as_str());
+        assert_eq!(op["x-rolegate-permission"].as_str(), permission, "{what}");
+        let expect = |status: &str, present: bool| {
+            assert_eq!(responses.contains_key(status), present, "{what}: response {status}");
+        };
+        match route.access {
+            Access::App(_) | Access::AppOrSelf(_) => {
+                expect("401", true);
+                expect("403", true);
+                expect("404", true);
+                assert_eq!(op["security"][0]["bearer"], serde_json::json!([]), "{what}");
+            }
+            Access::User | Access::AnyToken => expect("401", true),
+            Access::Basic => assert_eq!(op["security"][0]["basic"], serde_json::json!([]), "{what}"),
+            Access::Platform => assert_eq!(op["security"][0]["platform"], serde_json::json!([]), "{what}"),
+            Access::Public => assert!(op.get("security").is_none(), "{what}"),
+        }
+    }
+
+    fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    for r in all {
+        let pointer = r.strip_prefix('#').expect("local $ref");
+        assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
+    }
 }

@@ -1,0 +1,383 @@
+//! The OpenAPI 3.1 contract, generated from the code: request and response bodies from the
+//! handlers' `#[utoipa::path]` annotations and the types' `ToSchema` derives; summaries,
+//! security, the permission each route needs and the problem+json errors that permission
+//! implies from [`ROUTES`], the table the authorization layer enforces. Served at
+//! `GET /v1/openapi.json` and committed as `docs/openapi.json` (a test compares them).
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::Type;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoParams, Modify, OpenApi};
+use uuid::Uuid;
+
+use super::*;
+use crate::authz::Role;
+use crate::authz::routes::{Access, ROUTES, RouteSpec, Verb};
+use crate::error::{FieldError, Problem};
+
+/// `{app}` in a path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct AppPath {
+    /// The app's name or id.
+    pub app: String,
+}
+
+/// `{app}` and `{id}` in a path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct AppIdPath {
+    /// The app's name or id.
+    pub app: String,
+    /// The id of the thing under the app.
+    pub id: Uuid,
+}
+
+/// `{id}` in a path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct IdPath {
+    /// The id.
+    pub id: Uuid,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "rolegate",
+        description = "Access control for a Platform-as-a-Service: owners, collaborators and limited \
+                       collaborators on every app. Every error is `application/problem+json` (RFC 9457). \
+                       Each operation's `x-rolegate-permission` names the permission it needs; \
+                       `x-rolegate-roles` the roles that hold it.",
+        license(name = "MIT"),
+    ),
+    paths(health::live, health::ready, spec),
+    components(schemas(Problem, FieldError))
+)]
+struct ApiDoc;
+
+/// The whole document: each handler module lists its own operations in its `Doc`, and
+/// [`FromRouteTable`] then adds what the route table says about each.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for part in [
+        users::Doc::openapi(),
+        tokens::Doc::openapi(),
+        roles::Doc::openapi(),
+        access::Doc::openapi(),
+        review::Doc::openapi(),
+        audit::Doc::openapi(),
+        invitations::Doc::openapi(),
+        apps::Doc::openapi(),
+        collaborators::Doc::openapi(),
+        variables::Doc::openapi(),
+        deployments::Doc::openapi(),
+        operations::Doc::openapi(),
+        telemetry::Doc::openapi(),
+        addons::Doc::openapi(),
+        internal::Doc::openapi(),
+    ] {
+        doc.merge(part);
+    }
+    FromRouteTable.modify(&mut doc);
+    doc
+}
+
+/// The document, rendered once. utoipa keeps extensions in a `HashMap`, so they are put
+/// in name order here: the same code always renders the same bytes.
+pub static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    let mut value = serde_json::to_value(document()).unwrap_or_default();
+    if let Some(paths) = value.get_mut("paths").and_then(serde_json::Value::as_object_mut) {
+        for item in paths.values_mut().filter_map(serde_json::Value::as_object_mut) {
+            for fields in item.values_mut().filter_map(serde_json::Value::as_object_mut) {
+                let (mut extensions, rest): (Vec<_>, Vec<_>) = std::mem::take(fields)
+                    .into_iter()
+                    .partition(|(k, _)| k.starts_with("x-"));
+                extensions.sort_by(|a, b| a.0.cmp(&b.0));
+                fields.extend(rest.into_iter().chain(extensions));
+            }
+        }
+    }
+    let mut json = serde_json::to_string_pretty(&value).unwrap_or_default();
+    json.push('\n');
+    json
+});
+
+/// `GET /v1/openapi.json`: this document.
+#[utoipa::path(get, path = "/v1/openapi.json", responses((status = 200, description = "The OpenAPI 3.1 document.", content_type = "application/json", body = Object)))]
+pub async fn spec() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT.as_str())
+}
+
+/// Fills every operation from its row in [`ROUTES`].
+struct FromRouteTable;
+
+impl Modify for FromRouteTable {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.security_schemes.insert(
+            "bearer".into(),
+            RefOr::T(SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A JWT from POST /v1/tokens/exchange, or an API token (`rg_...`) from POST /v1/tokens.",
+                    ))
+                    .build(),
+            )),
+        );
+        components.security_schemes.insert(
+            "basic".into(),
+            RefOr::T(SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "`email:password`, or an empty user name and an API token as password.",
+                    ))
+                    .build(),
+            )),
+        );
+        components.security_schemes.insert(
+            "platform".into(),
+            RefOr::T(SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The platform's shared secret, ROLEGATE_PLATFORM_TOKEN."))
+                    .build(),
+            )),
+        );
+        for (name, response) in problem_responses() {
+            components.responses.insert(name.into(), RefOr::T(response));
+        }
+
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let operations = [
+                (Verb::Get, &mut item.get),
+                (Verb::Post, &mut item.post),
+                (Verb::Put, &mut item.put),
+                (Verb::Patch, &mut item.patch),
+                (Verb::Delete, &mut item.delete),
+            ];
+            for (verb, operation) in operations {
+                let Some(operation) = operation else { continue };
+                // A path the table does not list stays bare; a test fails on it.
+                if let Some(spec) = ROUTES.iter().find(|r| r.verb == verb && r.path == path) {
+                    fill(operation, spec);
+                }
+            }
+        }
+    }
+}
+
+/// The problem responses every operation refers to, by name.
+fn problem_responses() -> Vec<(&'static str, Response)> {
+    let problem = |description: &str| {
+        ResponseBuilder::new().description(description).content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+    };
+    let string_header = |description: &str| {
+        HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .description(Some(description))
+            .build()
+    };
+    vec![
+        (
+            "BadRequest",
+            problem("The request is malformed: bad JSON, a bad query string or a bad id in the path.").build(),
+        ),
+        (
+            "Unauthorized",
+            problem("Credentials are missing, malformed, expired, wrongly signed or revoked.")
+                .header("WWW-Authenticate", string_header("The scheme to authenticate with."))
+                .build(),
+        ),
+        (
+            "Forbidden",
+            problem(
+                "The caller's role lacks the permission (`missing-permission`, with `required_permission` and \
+                 `role`), or the API token's scope does (`token-scope`).",
+            )
+            .build(),
+        ),
+        (
+            "NotFound",
+            problem(
+                "No such resource, or the caller is not a member of the app: the body is the same whether or \
+                 not the app exists.",
+            )
+            .build(),
+        ),
+        (
+            "Conflict",
+            problem("The request conflicts with the current state.").build(),
+        ),
+        (
+            "Gone",
+            problem("The thing existed but can no longer be used (an expired invitation).").build(),
+        ),
+        (
+            "PayloadTooLarge",
+            problem("The body is larger than the route accepts.").build(),
+        ),
+        (
+            "UnsupportedMediaType",
+            problem("The body is not `application/json`.").build(),
+        ),
+        (
+            "Validation",
+            problem("Fields failed validation; `errors` lists each one.").build(),
+        ),
+        (
+            "Unavailable",
+            problem("The store is unreachable or saturated; retry after the given delay.")
+                .header("Retry-After", string_header("Seconds to wait."))
+                .build(),
+        ),
+    ]
+}
+
+/// Summary, tags, security, permission and problem responses of one operation.
+fn fill(operation: &mut Operation, spec: &RouteSpec) {
+    // The handler's doc comment (what utoipa put in summary/description) becomes the
+    // description; the table's one-liner is the summary.
+    let handler_doc = [operation.summary.take(), operation.description.take()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    operation.summary = Some(spec.summary.into());
+
+    let tag = tag_of(spec.path);
+    let handler = operation.operation_id.take().unwrap_or_default();
+    operation.operation_id = Some(format!("{tag}.{handler}"));
+    operation.tags = Some(vec![tag.into()]);
+
+    let mut extensions = ExtensionsBuilder::new().add("x-rolegate-access", access_name(spec.access));
+    let requirement = match spec.access {
+        Access::Public => None,
+        Access::Basic => Some("basic"),
+        Access::Platform => Some("platform"),
+        Access::User | Access::AnyToken | Access::App(_) | Access::AppOrSelf(_) => Some("bearer"),
+    };
+    operation.security = requirement.map(|name| vec![SecurityRequirement::new(name, Vec::<String>::new())]);
+
+    let access_text = match spec.access {
+        Access::Public => "No credentials needed.".to_owned(),
+        Access::Basic => "HTTP Basic credentials.".to_owned(),
+        Access::User => "Any signed-in user; an app-scoped API token is refused (403).".to_owned(),
+        Access::AnyToken => "Any signed-in user, app-scoped API tokens included.".to_owned(),
+        Access::Platform => "The platform token.".to_owned(),
+        Access::App(p) | Access::AppOrSelf(p) => {
+            let roles: Vec<&str> = Role::ALL.iter().filter(|r| r.can(p)).map(|r| r.as_str()).collect();
+            extensions = extensions
+                .add("x-rolegate-permission", p.as_str())
+                .add("x-rolegate-roles", roles.clone());
+            let mut text = format!(
+                "Needs `{p}` on the app (held by: {}). Non-members get 404, members without the \
+                 permission 403.",
+                roles.join(", ")
+            );
+            if matches!(spec.access, Access::AppOrSelf(_)) {
+                text.push_str(" Any member may do this to their own membership.");
+            }
+            text
+        }
+    };
+    operation.description = Some(if handler_doc.is_empty() {
+        access_text
+    } else {
+        format!("{handler_doc}\n\n{access_text}")
+    });
+    operation.extensions = Some(extensions.build());
+
+    let mut problems: Vec<(&str, &str)> = Vec::new();
+    let stored = !matches!(spec.path, "/healthz" | "/v1/openapi.json");
+    if spec.access != Access::Public || spec.path == "/v1/users" {
+        problems.push(("400", "BadRequest"));
+    }
+    if spec.access != Access::Public {
+        problems.push(("401", "Unauthorized"));
+    }
+    if matches!(spec.access, Access::User | Access::App(_) | Access::AppOrSelf(_)) {
+        problems.push(("403", "Forbidden"));
+    }
+    if matches!(spec.access, Access::App(_) | Access::AppOrSelf(_)) || spec.path.contains('{') {
+        problems.push(("404", "NotFound"));
+    }
+    if operation.request_body.is_some() {
+        problems.extend([
+            ("413", "PayloadTooLarge"),
+            ("415", "UnsupportedMediaType"),
+            ("422", "Validation"),
+        ]);
+    } else if has_query(operation) {
+        // Query parameters are checked like body fields (`limit` out of range, say).
+        problems.push(("422", "Validation"));
+    }
+    if stored && spec.path != "/readyz" {
+        problems.push(("503", "Unavailable"));
+    }
+    let responses: &mut BTreeMap<String, RefOr<Response>> = &mut operation.responses.responses;
+    for (status, name) in problems {
+        responses
+            .entry(status.into())
+            .or_insert_with(|| RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))));
+    }
+}
+
+fn has_query(operation: &Operation) -> bool {
+    operation.parameters.iter().flatten().any(|p| match p {
+        RefOr::T(p) => p.parameter_in == ParameterIn::Query,
+        RefOr::Ref(_) => false,
+    })
+}
+
+/// The group an operation belongs to: the resource after `{app}`, or the first segment.
+fn tag_of(path: &str) -> &'static str {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["healthz" | "readyz"] | ["v1", "openapi.json"] => "meta",
+        ["internal", ..] => "platform",
+        ["v1", "apps", _, "collaborators", ..] => "collaborators",
+        ["v1", "apps", _, "invitations", ..]
+        | ["v1", "invitations", ..]
+        | ["v1", "users", "self", "invitations", ..] => "invitations",
+        ["v1", "apps", _, "variables", ..] => "variables",
+        ["v1", "apps", _, "deployments" | "caches", ..] => "deployments",
+        ["v1", "apps", _, "restart" | "scale", ..] => "operations",
+        ["v1", "apps", _, "logs" | "metrics", ..] => "telemetry",
+        ["v1", "apps", _, "addons", ..] => "addons",
+        ["v1", "apps", ..] => "apps",
+        ["v1", "users", ..] => "users",
+        ["v1", "tokens", ..] => "tokens",
+        ["v1", "roles", ..] => "roles",
+        ["v1", "access" | "access-review" | "events", ..] => "access",
+        _ => "other",
+    }
+}
+
+fn access_name(access: Access) -> &'static str {
+    match access {
+        Access::Public => "public",
+        Access::Basic => "basic",
+        Access::User => "user",
+        Access::AnyToken => "any_token",
+        Access::Platform => "platform",
+        Access::App(_) => "app",
+        Access::AppOrSelf(_) => "app_or_self",
+    }
+}
