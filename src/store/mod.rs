@@ -54,11 +54,31 @@ impl From<sqlx::Error> for StoreError {
         match &err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict("already exists"),
-            // 57014: statement timeout; 53300: too many connections; 57P01..3: shutting down.
+            // The row referred to went away in a race (an app deleted while a deployment of it
+            // was being recorded): the thing is not found, not a server error.
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+            // Postgres: 57014 statement timeout; 53300 too many connections; 57P01..3 shutting
+            // down; 40001 serialization failure, 40P01 deadlock, 55P03 lock not available (a
+            // retry succeeds). SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED and their extended codes.
             sqlx::Error::Database(db)
                 if matches!(
                     db.code().as_deref(),
-                    Some("57014" | "53300" | "57P01" | "57P02" | "57P03")
+                    Some(
+                        "57014"
+                            | "53300"
+                            | "57P01"
+                            | "57P02"
+                            | "57P03"
+                            | "40001"
+                            | "40P01"
+                            | "55P03"
+                            | "5"
+                            | "6"
+                            | "261"
+                            | "262"
+                            | "517"
+                            | "773"
+                    )
                 ) =>
             {
                 StoreError::Unavailable(err)
@@ -232,4 +252,29 @@ pub trait Store: ResourceStore + AccessStore + Send + Sync + 'static {
         before: Option<Uuid>,
         limit: u32,
     ) -> StoreResult<Vec<Event>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    use super::StoreError;
+
+    /// A row whose parent went away in a race is "not found", not a server error.
+    #[tokio::test]
+    async fn a_missing_parent_row_is_not_found() {
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        for sql in [
+            "PRAGMA foreign_keys = ON",
+            "CREATE TABLE apps (id INTEGER PRIMARY KEY)",
+            "CREATE TABLE deployments (id INTEGER PRIMARY KEY, app_id INTEGER NOT NULL REFERENCES apps (id))",
+        ] {
+            sqlx::query(sql).execute(&mut db).await.unwrap();
+        }
+        let err = sqlx::query("INSERT INTO deployments (app_id) VALUES (1)")
+            .execute(&mut db)
+            .await
+            .unwrap_err();
+        assert!(matches!(StoreError::from(err), StoreError::NotFound));
+    }
 }
