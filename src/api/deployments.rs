@@ -153,6 +153,16 @@ async fn request(
         .await?;
     if created {
         tracing::info!(app_id = %ctx.app.id, deployment_id = %deployment.id, kind, "deployment requested");
+    } else if deployment.kind != kind || (kind == "deploy" && deployment.git_ref != git_ref) {
+        // The key names another request: answering its deployment would hide that this one
+        // was never made.
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            format!(
+                "was used in the last 24 hours for another request ({} of {}); use a new key",
+                deployment.kind, deployment.git_ref
+            ),
+        ));
     }
     let mut response = (StatusCode::ACCEPTED, Json(deployment)).into_response();
     if !created {
@@ -167,13 +177,16 @@ async fn request(
 #[utoipa::path(post, path = "/v1/apps/{app}/deployments", params(AppPath, IdempotencyKey), request_body = Deploy,
     responses(
         (status = 202, description = "Requested; the platform builds and starts it. A retry with an \
-            `Idempotency-Key` the caller already used on this app answers the first deployment again, with \
-            `Idempotent-Replayed: true`.", body = Deployment, headers(
+            `Idempotency-Key` the caller used on this app in the last 24 hours answers the first deployment \
+            again, with `Idempotent-Replayed: true`.", body = Deployment, headers(
             ("Idempotent-Replayed" = String, description = "`true` when this is the deployment a previous request \
                 with the same `Idempotency-Key` created; absent otherwise."),
         )),
         (status = 400, description = "The body is not valid JSON, or `Idempotency-Key` is not 1 to 255 visible \
             ASCII characters.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`git_ref` is not a valid ref, or `Idempotency-Key` was used in the last 24 \
+            hours for another request (a redeploy, or a deploy of another ref).", body = Problem,
+            content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
@@ -190,13 +203,15 @@ pub async fn create(
 /// route CI scripts call with an API token.
 #[utoipa::path(post, path = "/v1/apps/{app}/deployments/redeploy", params(AppPath, IdempotencyKey), responses(
     (status = 202, description = "Requested; the platform builds and starts the default branch. A retry with an \
-        `Idempotency-Key` the caller already used on this app answers the first deployment again, with \
-        `Idempotent-Replayed: true`.", body = Deployment, headers(
+        `Idempotency-Key` the caller used on this app in the last 24 hours answers the first deployment \
+        again, with `Idempotent-Replayed: true`.", body = Deployment, headers(
         ("Idempotent-Replayed" = String, description = "`true` when this is the deployment a previous request \
             with the same `Idempotency-Key` created; absent otherwise."),
     )),
     (status = 400, description = "`Idempotency-Key` is not 1 to 255 visible ASCII characters.",
         body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "`Idempotency-Key` was used in the last 24 hours for another request (a deploy \
+        of a chosen ref).", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn redeploy(State(state): State<AppState>, ctx: AppContext, headers: HeaderMap) -> ApiResult<Response> {
     let branch = ctx.app.default_branch.clone();

@@ -90,6 +90,9 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// How long an `Idempotency-Key` names its first deployment.
+pub const IDEMPOTENCY_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 /// The result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -174,6 +174,17 @@ macro_rules! impl_resource_store {
             ) -> $crate::store::StoreResult<($crate::store::Deployment, bool)> {
                 let mut tx = self.write_tx().await?;
                 if let Some(key) = new.idempotency_key {
+                    // A key lives for a day; after that it names a new request.
+                    sqlx::query(
+                        "update deployments set idempotency_key = null \
+                         where app_id = $1 and requested_by = $2 and idempotency_key = $3 and created_at <= $4",
+                    )
+                    .bind(app.id)
+                    .bind(actor.id)
+                    .bind(key)
+                    .bind(now - $crate::store::IDEMPOTENCY_KEY_LIFETIME)
+                    .execute(&mut *tx)
+                    .await?;
                     if let Some(first) = Self::fetch_idempotent(&mut tx, app.id, actor.id, key).await? {
                         return Ok((first, false));
                     }

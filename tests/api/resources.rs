@@ -328,6 +328,35 @@ async fn idempotency_keys_make_retries_safe(backend: Backend) {
     let list = app.get("/v1/apps/web/deployments", &ada.jwt).await.expect(200);
     assert_eq!(list.items().len(), 3);
     app.send(redeploy("   ")).await.problem(400);
+
+    // A key names one request: reused for another, it is refused, and nothing is made.
+    let deploy = |key: &'static str, git_ref: &'static str| {
+        app.client
+            .post(format!("{}/v1/apps/web/deployments", app.base))
+            .bearer_auth(&ada.api_token)
+            .header("idempotency-key", key)
+            .json(&json!({ "git_ref": git_ref }))
+    };
+    let feature = app.send(deploy("ci-7", "feature/x")).await.expect(202);
+    let replayed = app.send(deploy("ci-7", "feature/x")).await.expect(202);
+    assert_eq!(replayed.body["id"], feature.body["id"]);
+    let other_ref = app.send(deploy("ci-7", "feature/y")).await.problem(422);
+    assert_eq!(other_ref.error_fields(), ["Idempotency-Key"]);
+    assert!(other_ref.text.contains("deploy of feature/x"), "{}", other_ref.text);
+    app.send(redeploy("ci-7")).await.problem(422);
+    app.send(deploy("build-41", "main")).await.problem(422);
+    let list = app.get("/v1/apps/web/deployments", &ada.jwt).await.expect(200);
+    assert_eq!(list.items().len(), 4);
+
+    // After a day the key is free again: the same header makes a new deployment.
+    app.clock.advance(chrono::TimeDelta::hours(24));
+    let again = app.send(redeploy("build-41")).await.expect(202);
+    assert_ne!(again.body["id"], first.body["id"]);
+    assert!(!again.headers.contains_key("idempotent-replayed"));
+    let retried = app.send(redeploy("build-41")).await.expect(202);
+    assert_eq!(retried.body["id"], again.body["id"]);
+    let list = app.get("/v1/apps/web/deployments", &ada.api_token).await.expect(200);
+    assert_eq!(list.items().len(), 5);
 }
 
 async fn deploying_any_ref_needs_deployments_create(backend: Backend) {
