@@ -45,7 +45,13 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
             tracing::info!("ROLEGATE_PLATFORM_WEBHOOK_URL is unset: orders stay queued in the outbox");
             return;
         };
-        let client = match reqwest::Client::builder().timeout(DELIVERY_TIMEOUT).build() {
+        let client = match reqwest::Client::builder()
+            .timeout(DELIVERY_TIMEOUT)
+            // A redirect is a failed delivery, retried later: orders go only where configured.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("rolegate/", env!("CARGO_PKG_VERSION")))
+            .build()
+        {
             Ok(client) => client,
             Err(err) => {
                 tracing::error!(error = %err, "cannot build the HTTP client; orders stay queued");

@@ -415,7 +415,9 @@ macro_rules! impl_resource_store {
                 limit: u32,
             ) -> $crate::store::StoreResult<Vec<$crate::store::MetricPoint>> {
                 Ok(sqlx::query_as(
-                    "select time, value from metric_samples where app_id = $1 and kind = $2 and time >= $3 order by time limit $4",
+                    // The newest `limit` points of the window, oldest first.
+                    "select time, value from (select time, value from metric_samples \
+                     where app_id = $1 and kind = $2 and time >= $3 order by time desc limit $4) newest order by time",
                 )
                 .bind(app_id)
                 .bind(kind)
