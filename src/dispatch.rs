@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::state::AppState;
@@ -19,6 +20,9 @@ const BATCH: u32 = 20;
 const LEASE: TimeDelta = TimeDelta::seconds(BATCH as i64 * DELIVERY_TIMEOUT.as_secs() as i64 + 30);
 /// Longest wait for the platform to answer one order.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the delivery in flight: one delivery's timeout, and a
+/// moment to record it and give back the rest of the batch.
+pub const STOP_WAIT: Duration = Duration::from_secs(DELIVERY_TIMEOUT.as_secs() + 2);
 /// Longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
@@ -38,7 +42,10 @@ pub fn backoff(base: Duration, attempts: i32) -> Duration {
 }
 
 /// Starts the dispatcher if a webhook URL is configured; otherwise orders stay queued.
-pub fn spawn(state: AppState) -> JoinHandle<()> {
+/// When `stop` turns `true` it finishes the delivery in flight, gives back the leases of
+/// the orders it had not sent yet (so another replica sends them at once, not when the
+/// lease ends) and returns.
+pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let platform = &state.config.platform;
         let (Some(url), Some(secret)) = (platform.webhook_url.clone(), platform.secret.clone()) else {
@@ -63,15 +70,19 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
             client,
             url,
             secret,
+            stop: stop.clone(),
         };
-        loop {
+        while !*stop.borrow() {
             match dispatcher.deliver_due().await {
                 // A full batch suggests more are due: go on at once.
                 Ok(n) if n == BATCH as usize => continue,
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "could not lease orders"),
             }
-            tokio::time::sleep(state.config.platform.dispatch_interval).await;
+            tokio::select! {
+                () = tokio::time::sleep(state.config.platform.dispatch_interval) => {}
+                _ = stop.changed() => {}
+            }
         }
     })
 }
@@ -81,6 +92,7 @@ struct Dispatcher {
     client: reqwest::Client,
     url: String,
     secret: String,
+    stop: watch::Receiver<bool>,
 }
 
 impl Dispatcher {
@@ -88,8 +100,18 @@ impl Dispatcher {
         let now = self.state.clock.now();
         let orders = self.state.store.claim_orders(now, now + LEASE, BATCH).await?;
         let count = orders.len();
-        for order in orders {
+        let mut orders = orders.into_iter();
+        for order in orders.by_ref() {
             self.deliver(order).await;
+            if *self.stop.borrow() {
+                break;
+            }
+        }
+        for order in orders {
+            // Shutting down: the order goes back as it was, for any replica to send now.
+            if let Err(err) = self.state.store.release_order(order.id).await {
+                tracing::warn!(order_id = %order.id, error = %err, "could not give back a leased order");
+            }
         }
         Ok(count)
     }

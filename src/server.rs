@@ -96,13 +96,21 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let dispatcher = crate::dispatch::spawn(state.clone());
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut dispatcher = crate::dispatch::spawn(state.clone(), stopping);
     let sweeper = crate::sweep::spawn(state.clone());
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
-    // Orders are leased, not lost: one cut off mid-delivery is retried once its lease ends.
-    dispatcher.abort();
+    // The dispatcher finishes the delivery in flight and gives back the rest of its batch.
+    // Cut off past the wait, an order is still not lost: it is retried once its lease ends.
+    let _ = stop.send(true);
+    if tokio::time::timeout(crate::dispatch::STOP_WAIT, &mut dispatcher)
+        .await
+        .is_err()
+    {
+        dispatcher.abort();
+    }
     sweeper.abort();
     served
 }

@@ -158,6 +158,8 @@ pub trait ResourceStore: Send + Sync {
     async fn order_delivered(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Records a failed delivery and when to try again.
     async fn order_failed(&self, id: Uuid, error: &str, retry_at: DateTime<Utc>) -> StoreResult<()>;
+    /// Gives back a leased order not yet attempted: unleased, its attempt uncounted.
+    async fn release_order(&self, id: Uuid) -> StoreResult<()>;
     /// Orders not yet delivered, oldest first.
     async fn pending_orders(&self, limit: u32) -> StoreResult<Vec<Order>>;
 }

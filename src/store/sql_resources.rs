@@ -619,6 +619,14 @@ macro_rules! impl_resource_store {
                 Ok(())
             }
 
+            async fn release_order(&self, id: uuid::Uuid) -> $crate::store::StoreResult<()> {
+                sqlx::query("update outbox set locked_until = null, attempts = attempts - 1 where id = $1 and delivered_at is null")
+                    .bind(id)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
             async fn pending_orders(&self, limit: u32) -> $crate::store::StoreResult<Vec<$crate::store::Order>> {
                 Ok(sqlx::query_as(concat!("select ", order_columns!(), " from outbox where delivered_at is null order by id limit $1"))
                     .bind(i64::from(limit))

@@ -211,6 +211,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
     _db: Database,
 }
 
@@ -328,22 +329,38 @@ impl TestApp {
         let shutdown = async move {
             let _ = rx.await;
         };
-        match routes {
-            None => {
-                tokio::spawn(rolegate::serve(listener, state, shutdown));
-            }
+        let server = match routes {
+            None => tokio::spawn(async move {
+                rolegate::serve(listener, state, shutdown).await.expect("serve");
+            }),
             Some(routes) => {
                 let router = rolegate::router_with(routes, state);
-                tokio::spawn(async move { axum::serve(listener, router).with_graceful_shutdown(shutdown).await });
+                tokio::spawn(async move {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(shutdown)
+                        .await
+                        .expect("serve");
+                })
             }
-        }
+        };
         TestApp {
             base,
             database_url,
             client: reqwest::Client::new(),
             clock,
             shutdown: Some(tx),
+            server: Some(server),
             _db: db,
+        }
+    }
+
+    /// Shuts the server down as SIGTERM would, and waits until `serve` has returned.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server task");
         }
     }
 

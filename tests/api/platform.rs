@@ -318,6 +318,53 @@ async fn two_dispatchers_never_send_one_order_twice(backend: Backend) {
     );
 }
 
+on_both_backends!(a_stopping_dispatcher_gives_back_its_batch);
+
+/// A replica shutting down finishes the delivery in flight and gives back the orders it
+/// leased but had not sent: the next dispatcher sends them at once, not when the lease
+/// (minutes) runs out, and none twice.
+async fn a_stopping_dispatcher_gives_back_its_batch(backend: Backend) {
+    let (receiver, url) = Receiver::start(0, Duration::from_millis(300)).await;
+    let vars = dispatching(&url);
+    let app = TestApp::spawn_with(backend, &[("ROLEGATE_PLATFORM_TOKEN", PLATFORM_TOKEN)]).await;
+    let ada = app.signup("ada@example.com").await;
+    app.create_app(&ada, "web").await;
+    for _ in 0..6 {
+        app.post("/v1/apps/web/restart", &ada.api_token, json!({}))
+            .await
+            .expect(202);
+    }
+    let dispatcher = app.replica(&borrowed(&vars)).await;
+    receiver.wait_for(1).await;
+    dispatcher.stop().await;
+    let sent_before_stop = receiver.accepted.lock().unwrap().len();
+    assert!(
+        (1..6).contains(&sent_before_stop),
+        "{sent_before_stop} sent before the stop"
+    );
+    assert_eq!(
+        *receiver.in_flight.lock().unwrap().values().max().unwrap_or(&0),
+        0,
+        "the delivery in flight finished before the server returned"
+    );
+
+    let started = Instant::now();
+    let _next = app.replica(&borrowed(&vars)).await;
+    receiver.wait_for(6).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the rest waited for their lease: {:?}",
+        started.elapsed()
+    );
+    let accepted = receiver.accepted.lock().unwrap().clone();
+    let mut ids: Vec<_> = accepted.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((ids.len(), accepted.len()), (6, 6), "each order sent once");
+    let attempts = receiver.attempts.lock().unwrap().clone();
+    assert!(attempts.values().all(|n| *n == 1), "{attempts:?}");
+}
+
 on_both_backends!(a_polling_platform_acknowledges_orders);
 
 async fn a_polling_platform_acknowledges_orders(backend: Backend) {
