@@ -109,10 +109,10 @@ pub async fn show(
     ctx: AppContext,
     Path(NameParam { name }): Path<NameParam>,
 ) -> ApiResult<Json<VariableView>> {
-    let stored = state.store.list_variables(ctx.app.id).await?;
-    let variable = stored
-        .into_iter()
-        .find(|v| v.name == name)
+    let variable = state
+        .store
+        .variable(ctx.app.id, &name)
+        .await?
         .ok_or(ApiError::NotFound("variable not found"))?;
     view(&state.secrets, true, ctx.app.id, variable).map(Json)
 }

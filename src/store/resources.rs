@@ -48,6 +48,8 @@ pub trait ResourceStore: Send + Sync {
 
     /// The app's variables, by name, values sealed.
     async fn list_variables(&self, app_id: Uuid) -> StoreResult<Vec<StoredVariable>>;
+    /// One variable by its exact name.
+    async fn variable(&self, app_id: Uuid, name: &str) -> StoreResult<Option<StoredVariable>>;
     /// Creates or replaces each variable, in one transaction, with one event each.
     async fn set_variables(
         &self,

@@ -104,6 +104,14 @@ macro_rules! impl_resource_store {
                     .await?)
             }
 
+            async fn variable(&self, app_id: uuid::Uuid, name: &str) -> $crate::store::StoreResult<Option<$crate::store::StoredVariable>> {
+                Ok(sqlx::query_as("select id, name, value_sealed, updated_at from variables where app_id = $1 and name = $2")
+                    .bind(app_id)
+                    .bind(name)
+                    .fetch_optional(self.reader())
+                    .await?)
+            }
+
             async fn set_variables(
                 &self,
                 app: &$crate::store::App,
