@@ -90,6 +90,9 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// The most build output kept per deployment, in characters: older output is dropped.
+pub const MAX_BUILD_OUTPUT: i32 = 1 << 20;
+
 /// How long an `Idempotency-Key` names its first deployment.
 pub const IDEMPOTENCY_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 

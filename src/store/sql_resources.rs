@@ -289,11 +289,18 @@ macro_rules! impl_resource_store {
                     return Err($crate::store::StoreError::Conflict("the deployment has already finished"));
                 }
                 let finished = DeploymentStatus::parse(status).is_some_and(DeploymentStatus::is_final).then_some(now);
-                sqlx::query("update deployments set status = $2, output = output || $3, finished_at = $4 where id = $1")
+                // Output is appended, and only its last MAX_BUILD_OUTPUT characters are kept.
+                sqlx::query(
+                    "update deployments set status = $2, finished_at = $4, output = case \
+                       when length(output || $3) > $5 then substr(output || $3, length(output || $3) - $5 + 1) \
+                       else output || $3 end \
+                     where id = $1",
+                )
                     .bind(id)
                     .bind(status)
                     .bind(output.unwrap_or(""))
                     .bind(finished)
+                    .bind($crate::store::MAX_BUILD_OUTPUT)
                     .execute(&mut *tx)
                     .await?;
                 let app_name: String = sqlx::query_scalar("select name from apps where id = $1").bind(app_id).fetch_one(&mut *tx).await?;

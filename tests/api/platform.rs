@@ -57,6 +57,46 @@ async fn the_internal_api_opens_only_to_the_platform_token(backend: Backend) {
     assert_eq!(app.get("/v1/apps/web/logs", &ada.jwt).await.body["items"], json!([]));
 }
 
+on_both_backends!(build_output_keeps_its_last_mebibyte);
+
+/// Build output is appended report by report, and only its last 1,048,576 characters are
+/// kept: a chatty build cannot grow a row without bound.
+async fn build_output_keeps_its_last_mebibyte(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ROLEGATE_PLATFORM_TOKEN", PLATFORM_TOKEN)]).await;
+    let ada = app.signup("ada@example.com").await;
+    app.create_app(&ada, "web").await;
+    let deployment = app
+        .post("/v1/apps/web/deployments/redeploy", &ada.jwt, json!({}))
+        .await
+        .expect(202);
+    let id = deployment.body["id"].as_str().unwrap();
+    let path = format!("/internal/v1/deployments/{id}/status");
+    // 17 reports of 64,000 characters each: 1,088,000 in all, 39,424 over the cap.
+    for letter in 'a'..='q' {
+        let chunk = letter.to_string().repeat(64_000);
+        app.call(
+            Method::POST,
+            &path,
+            Some(PLATFORM_TOKEN),
+            Some(json!({"status": "building", "output": chunk})),
+        )
+        .await
+        .expect(200);
+    }
+    let output = app
+        .get(&format!("/v1/apps/web/deployments/{id}/output"), &ada.jwt)
+        .await
+        .expect(200)
+        .text;
+    assert_eq!(output.len(), 1 << 20);
+    assert!(
+        output.starts_with(&"a".repeat(64_000 - 39_424)),
+        "the oldest output went first"
+    );
+    assert!(!output.contains(&"a".repeat(64_000 - 39_424 + 1)));
+    assert!(output.ends_with(&"q".repeat(64_000)), "the newest output is all there");
+}
+
 async fn deployment_statuses_move_until_final(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("ROLEGATE_PLATFORM_TOKEN", PLATFORM_TOKEN)]).await;
     let ada = app.signup("ada@example.com").await;
