@@ -59,6 +59,7 @@ pub struct Applied {
     /// The role before.
     pub previous_role: Role,
     /// The role after (`null` once removed).
+    #[schema(required = true)]
     pub role: Option<Role>,
 }
 

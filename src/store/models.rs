@@ -30,6 +30,7 @@ pub struct User {
     /// Email, lower case.
     pub email: String,
     /// Display name.
+    #[schema(required = true)]
     pub name: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
@@ -90,12 +91,16 @@ pub struct ApiToken {
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// End of validity.
+    #[schema(required = true)]
     pub expires_at: Option<DateTime<Utc>>,
     /// Last use, to the minute.
+    #[schema(required = true)]
     pub last_used_at: Option<DateTime<Utc>>,
     /// Permissions the token is limited to (`null`: its user's roles decide alone).
+    #[schema(required = true)]
     pub permissions: Option<Vec<Permission>>,
     /// Apps the token is limited to, by id (`null`: every app of its user).
+    #[schema(required = true)]
     pub apps: Option<Vec<Uuid>>,
 }
 
@@ -284,12 +289,15 @@ pub struct Collaborator {
     /// `accepted`, or `expired` once time-bound access has ended (until the sweep removes it).
     pub status: &'static str,
     /// Who invited them (`null` for the app's creator).
+    #[schema(required = true)]
     pub invited_by: Option<UserRef>,
     /// When they joined.
     pub created_at: DateTime<Utc>,
     /// When they last used the app (to the minute).
+    #[schema(required = true)]
     pub last_used_at: Option<DateTime<Utc>>,
     /// When time-bound access ends.
+    #[schema(required = true)]
     pub access_expires_at: Option<DateTime<Utc>>,
 }
 
@@ -341,12 +349,14 @@ pub struct Invitation {
     /// `pending`, `accepted`, `declined`, `revoked` or `expired`.
     pub status: String,
     /// Inviter.
+    #[schema(required = true)]
     pub invited_by: Option<UserRef>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// End of validity.
     pub expires_at: DateTime<Utc>,
     /// End of the membership it grants, if time-bound.
+    #[schema(required = true)]
     pub access_expires_at: Option<DateTime<Utc>>,
 }
 
@@ -382,6 +392,7 @@ pub struct Event {
     /// Id (time-ordered).
     pub id: Uuid,
     /// App.
+    #[schema(required = true)]
     pub app_id: Option<Uuid>,
     /// App name when it happened.
     pub app_name: String,
@@ -389,6 +400,7 @@ pub struct Event {
     #[serde(rename = "type")]
     pub kind: String,
     /// Who did it; `null` for the platform.
+    #[schema(required = true)]
     pub actor: Option<UserRef>,
     /// Details.
     pub data: serde_json::Value,
@@ -682,10 +694,12 @@ pub struct Deployment {
     /// `queued`, `building`, ... as the platform reports.
     pub status: String,
     /// Who asked for it.
+    #[schema(required = true)]
     pub requested_by: Option<UserRef>,
     /// When it was asked for.
     pub created_at: DateTime<Utc>,
     /// When it reached a final status.
+    #[schema(required = true)]
     pub finished_at: Option<DateTime<Utc>>,
 }
 
@@ -773,8 +787,10 @@ pub struct Order {
     /// Delivery attempts so far.
     pub attempts: i32,
     /// When it was delivered.
+    #[schema(required = true)]
     pub delivered_at: Option<DateTime<Utc>>,
     /// The last delivery error.
+    #[schema(required = true)]
     pub last_error: Option<String>,
 }
 
