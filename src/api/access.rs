@@ -73,14 +73,11 @@ pub struct Answer {
 }
 
 fn reason_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(REASONS))
-        .description(Some(
-            "Why the answer is what it is: `allowed`, `role_lacks_permission`, `token_scope_lacks_permission`, \
+    super::openapi::string_enum(
+        REASONS,
+        "Why the answer is what it is: `allowed`, `role_lacks_permission`, `token_scope_lacks_permission`, \
              `token_scope_excludes_app`, `access_expired`, `not_a_member` or `not_allowed_to_check_others`.",
-        ))
-        .build()
+    )
 }
 
 /// The answers, in the order of the checks.
@@ -206,11 +203,10 @@ pub struct Reach {
 }
 
 fn reach_status_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["accepted", "expired"]))
-        .description(Some("`accepted`, or `expired` when time-bound access has ended."))
-        .build()
+    super::openapi::string_enum(
+        ["accepted", "expired"],
+        "`accepted`, or `expired` when time-bound access has ended.",
+    )
 }
 
 /// `{id, name}` of an app.

@@ -41,13 +41,10 @@ pub struct AuditQuery {
 }
 
 fn format_param_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["json", "ndjson"]))
-        .description(Some(
-            "`json` or `ndjson`; without it, NDJSON when `Accept` names `application/x-ndjson`, else JSON.",
-        ))
-        .build()
+    super::openapi::string_enum(
+        ["json", "ndjson"],
+        "`json` or `ndjson`; without it, NDJSON when `Accept` names `application/x-ndjson`, else JSON.",
+    )
 }
 
 /// `GET /v1/events`: newest first. NDJSON (`Accept: application/x-ndjson` or

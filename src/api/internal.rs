@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use super::addons::{Credentials, context};
 use super::extract::{Json, Path, Query};
@@ -77,14 +76,12 @@ pub struct StatusReport {
 }
 
 /// `StatusReport::status`: one of [`DeploymentStatus::ALL`].
-fn deployment_status_schema() -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(DeploymentStatus::ALL.map(DeploymentStatus::as_str)))
-        .description(Some(
-            "The deployment's new status. `success`, `crashed-error`, `timeout-error`, `build-error` and `aborted` \
+fn deployment_status_schema() -> utoipa::openapi::Object {
+    super::openapi::string_enum(
+        DeploymentStatus::ALL.map(DeploymentStatus::as_str),
+        "The deployment's new status. `success`, `crashed-error`, `timeout-error`, `build-error` and `aborted` \
              are final: the deployment gets its `finished_at` and takes no further report.",
-        ))
+    )
 }
 
 /// `POST /internal/v1/deployments/{id}/status`: moves the deployment on and appends to its

@@ -15,7 +15,7 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::Type;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Object, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi};
 use uuid::Uuid;
 
@@ -118,43 +118,45 @@ pub async fn spec() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], DOCUMENT.as_str())
 }
 
+/// A string schema that takes one of `values`: for fields and parameters whose Rust type is
+/// a plain string with a closed set of values (`schema_with = ...`).
+pub fn string_enum<'a>(values: impl IntoIterator<Item = &'a str>, description: &str) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+        .description(Some(description))
+        .build()
+}
+
 /// Fills every operation from its row in [`ROUTES`].
 struct FromRouteTable;
 
 impl Modify for FromRouteTable {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let components = doc.components.get_or_insert_with(Default::default);
-        components.security_schemes.insert(
-            "bearer".into(),
-            RefOr::T(SecurityScheme::Http(
-                Http::builder()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "A JWT from POST /v1/tokens/exchange, or an API token (`rg_...`) from POST /v1/tokens.",
-                    ))
-                    .build(),
-            )),
-        );
-        components.security_schemes.insert(
-            "basic".into(),
-            RefOr::T(SecurityScheme::Http(
-                Http::builder()
-                    .scheme(HttpAuthScheme::Basic)
-                    .description(Some(
-                        "`email:password`, or an empty user name and an API token as password.",
-                    ))
-                    .build(),
-            )),
-        );
-        components.security_schemes.insert(
-            "platform".into(),
-            RefOr::T(SecurityScheme::Http(
-                Http::builder()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The platform's shared secret, ROLEGATE_PLATFORM_TOKEN."))
-                    .build(),
-            )),
-        );
+        let schemes = [
+            (
+                "bearer",
+                HttpAuthScheme::Bearer,
+                "A JWT from POST /v1/tokens/exchange, or an API token (`rg_...`) from POST /v1/tokens.",
+            ),
+            (
+                "basic",
+                HttpAuthScheme::Basic,
+                "`email:password`, or an empty user name and an API token as password.",
+            ),
+            (
+                "platform",
+                HttpAuthScheme::Bearer,
+                "The platform's shared secret, ROLEGATE_PLATFORM_TOKEN.",
+            ),
+        ];
+        for (name, scheme, description) in schemes {
+            let http = Http::builder().scheme(scheme).description(Some(description)).build();
+            components
+                .security_schemes
+                .insert(name.into(), RefOr::T(SecurityScheme::Http(http)));
+        }
         for (name, response) in problem_responses() {
             components.responses.insert(name.into(), RefOr::T(response));
         }
@@ -315,7 +317,8 @@ fn fill(operation: &mut Operation, spec: &RouteSpec) {
     if matches!(spec.access, Access::User | Access::App(_) | Access::AppOrSelf(_)) {
         problems.push(("403", "Forbidden"));
     }
-    if matches!(spec.access, Access::App(_) | Access::AppOrSelf(_)) || spec.path.contains('{') {
+    // The platform's routes are 404 when no platform token is configured.
+    if matches!(spec.access, Access::App(_) | Access::AppOrSelf(_) | Access::Platform) || spec.path.contains('{') {
         problems.push(("404", "NotFound"));
     }
     if operation.request_body.is_some() {

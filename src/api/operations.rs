@@ -36,11 +36,8 @@ pub struct QueuedView {
 }
 
 /// `QueuedView::status`: the one value it takes.
-fn queued_status() -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(["queued"]))
-        .description(Some("Always `queued`: the platform has yet to act on the order."))
+fn queued_status() -> utoipa::openapi::Object {
+    super::openapi::string_enum(["queued"], "Always `queued`: the platform has yet to act on the order.")
 }
 
 async fn queue(state: &AppState, ctx: &AppContext, operation: Operation) -> ApiResult<(StatusCode, Json<QueuedView>)> {

@@ -39,13 +39,10 @@ pub struct Finding {
 }
 
 fn finding_code_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(FINDINGS))
-        .description(Some(
-            "`stale_member`, `role_broader_than_use`, `invitation_pending_long` or `expiring_soon`.",
-        ))
-        .build()
+    super::openapi::string_enum(
+        FINDINGS,
+        "`stale_member`, `role_broader_than_use`, `invitation_pending_long` or `expiring_soon`.",
+    )
 }
 
 /// Every finding code.
@@ -96,11 +93,10 @@ pub struct ReviewRow {
 }
 
 fn row_status_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["accepted", "expired", "pending"]))
-        .description(Some("`accepted`, `expired` or `pending` (an invitation)."))
-        .build()
+    super::openapi::string_enum(
+        ["accepted", "expired", "pending"],
+        "`accepted`, `expired` or `pending` (an invitation).",
+    )
 }
 
 fn date(at: DateTime<Utc>) -> String {
@@ -209,21 +205,14 @@ pub struct ReviewQuery {
 }
 
 fn finding_param_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(FINDINGS))
-        .description(Some("Only rows with a finding of this code."))
-        .build()
+    super::openapi::string_enum(FINDINGS, "Only rows with a finding of this code.")
 }
 
 fn format_param_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["csv", "json"]))
-        .description(Some(
-            "`csv` or `json`; without it, CSV when `Accept` asks for `text/csv`, else JSON.",
-        ))
-        .build()
+    super::openapi::string_enum(
+        ["csv", "json"],
+        "`csv` or `json`; without it, CSV when `Accept` asks for `text/csv`, else JSON.",
+    )
 }
 
 /// The whole review, filtered.

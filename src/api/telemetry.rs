@@ -3,7 +3,6 @@
 use axum::extract::State;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use super::Items;
 use super::extract::{Json, Query};
@@ -19,11 +18,8 @@ pub const MAX_LINES: u32 = 10_000;
 pub const METRIC_KINDS: [&str; 3] = ["cpu", "memory", "requests"];
 
 /// One of [`METRIC_KINDS`], for the OpenAPI document.
-pub(crate) fn metric_kind_schema() -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(METRIC_KINDS))
-        .description(Some("The metric: `cpu`, `memory` or `requests`."))
+pub(crate) fn metric_kind_schema() -> utoipa::openapi::Object {
+    super::openapi::string_enum(METRIC_KINDS, "The metric: `cpu`, `memory` or `requests`.")
 }
 
 /// `?lines=&since=` of the logs route.
