@@ -40,6 +40,12 @@ enum Command {
     PermissionsDoc,
     /// Print docs/openapi.json, the OpenAPI 3.1 document served at /v1/openapi.json.
     Openapi,
+    /// Rewrite the generated sections of docs/ (order kinds, event types) from src/kinds.rs.
+    Docs {
+        /// The repository's docs/ folder.
+        #[arg(long, default_value = "docs")]
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -71,6 +77,15 @@ impl Cli {
             }
             Command::Openapi => {
                 print!("{}", crate::api::openapi::DOCUMENT.as_str());
+                Ok(())
+            }
+            Command::Docs { dir } => {
+                for (file, _, _) in crate::kinds::doc_sections() {
+                    let path = dir.join(file.trim_start_matches("docs/"));
+                    let text = std::fs::read_to_string(&path)?;
+                    std::fs::write(&path, crate::kinds::render_sections(file, &text))?;
+                    println!("{}", path.display());
+                }
                 Ok(())
             }
             Command::Users {

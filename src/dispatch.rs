@@ -1,6 +1,6 @@
-//! Delivers the outbox to the platform: signed JSON POSTs, at least once, with retries
-//! and exponential backoff. Orders are leased in SQL, so several replicas never deliver
-//! the same order at the same time.
+//! Delivers the outbox, one dispatcher per channel (the platform's webhook: signed JSON
+//! POSTs), at least once, with retries and exponential backoff. Orders are leased in SQL,
+//! so several replicas never deliver the same order at the same time.
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use sha2::Sha256;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::kinds::Channel;
 use crate::state::AppState;
 use crate::store::Order;
 
@@ -41,35 +42,97 @@ pub fn backoff(base: Duration, attempts: i32) -> Duration {
     base.saturating_mul(1 << exponent).min(MAX_BACKOFF)
 }
 
-/// Starts the dispatcher if a webhook URL is configured; otherwise orders stay queued.
-/// When `stop` turns `true` it finishes the delivery in flight, gives back the leases of
-/// the orders it had not sent yet (so another replica sends them at once, not when the
-/// lease ends) and returns.
-pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+/// One outbox channel's way out: each channel has its own dispatcher, which leases only
+/// that channel's orders and sends them with its own sender and retry policy.
+pub trait Sender: Send + Sync + 'static {
+    /// The channel it delivers.
+    const CHANNEL: Channel;
+
+    /// Delivers one order at `now` (the service's clock); `Err` says why not, and the order
+    /// is tried again later.
+    fn send(&self, order: &Order, now: DateTime<Utc>) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// The delay before the second attempt; it doubles for each further one, up to an hour.
+    fn backoff_base(&self) -> Duration;
+}
+
+/// The platform's channel: signed JSON POSTs to its webhook.
+pub struct Webhook {
+    client: reqwest::Client,
+    url: String,
+    secret: String,
+    backoff: Duration,
+}
+
+impl Sender for Webhook {
+    const CHANNEL: Channel = Channel::Platform;
+
+    async fn send(&self, order: &Order, now: DateTime<Utc>) -> Result<(), String> {
+        let body = serde_json::to_vec(&order.payload).unwrap_or_default();
+        let sent = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header(
+                "rolegate-signature",
+                signature(self.secret.as_bytes(), now.timestamp(), &body),
+            )
+            .header("rolegate-order-id", order.id.to_string())
+            .header("rolegate-order-type", &order.kind)
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(format!("the platform answered {}", response.status())),
+            Err(err) => Err(format!("delivery failed: {err}")),
+        }
+    }
+
+    fn backoff_base(&self) -> Duration {
+        self.backoff
+    }
+}
+
+/// Starts a dispatcher for each channel that is configured; the platform's needs a webhook
+/// URL, otherwise its orders stay queued (for a platform that polls). Each stops when `stop`
+/// turns `true`: it finishes the delivery in flight, gives back the leases of the orders it
+/// had not sent yet (so another replica sends them at once, not when the lease ends) and
+/// returns.
+pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    let platform = &state.config.platform;
+    let (Some(url), Some(secret)) = (platform.webhook_url.clone(), platform.secret.clone()) else {
+        tracing::info!("ROLEGATE_PLATFORM_WEBHOOK_URL is unset: orders stay queued in the outbox");
+        return tokio::spawn(async {});
+    };
+    let client = match reqwest::Client::builder()
+        .timeout(DELIVERY_TIMEOUT)
+        // A redirect is a failed delivery, retried later: orders go only where configured.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("rolegate/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(client) => client,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot build the HTTP client; orders stay queued");
+            return tokio::spawn(async {});
+        }
+    };
+    let webhook = Webhook {
+        client,
+        url,
+        secret,
+        backoff: platform.dispatch_backoff,
+    };
+    run(state, webhook, stop)
+}
+
+/// The dispatch loop of one channel.
+pub fn run<S: Sender>(state: AppState, sender: S, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let platform = &state.config.platform;
-        let (Some(url), Some(secret)) = (platform.webhook_url.clone(), platform.secret.clone()) else {
-            tracing::info!("ROLEGATE_PLATFORM_WEBHOOK_URL is unset: orders stay queued in the outbox");
-            return;
-        };
-        let client = match reqwest::Client::builder()
-            .timeout(DELIVERY_TIMEOUT)
-            // A redirect is a failed delivery, retried later: orders go only where configured.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("rolegate/", env!("CARGO_PKG_VERSION")))
-            .build()
-        {
-            Ok(client) => client,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot build the HTTP client; orders stay queued");
-                return;
-            }
-        };
         let dispatcher = Dispatcher {
             state: state.clone(),
-            client,
-            url,
-            secret,
+            sender,
             stop: stop.clone(),
         };
         while !*stop.borrow() {
@@ -77,7 +140,7 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
                 // A full batch suggests more are due: go on at once.
                 Ok(n) if n == BATCH as usize => continue,
                 Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "could not lease orders"),
+                Err(err) => tracing::warn!(channel = S::CHANNEL.as_str(), error = %err, "could not lease orders"),
             }
             tokio::select! {
                 () = tokio::time::sleep(state.config.platform.dispatch_interval) => {}
@@ -87,18 +150,20 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> JoinHandle<()>
     })
 }
 
-struct Dispatcher {
+struct Dispatcher<S> {
     state: AppState,
-    client: reqwest::Client,
-    url: String,
-    secret: String,
+    sender: S,
     stop: watch::Receiver<bool>,
 }
 
-impl Dispatcher {
+impl<S: Sender> Dispatcher<S> {
     async fn deliver_due(&self) -> Result<usize, crate::store::StoreError> {
         let now = self.state.clock.now();
-        let orders = self.state.store.claim_orders(now, now + LEASE, BATCH).await?;
+        let orders = self
+            .state
+            .store
+            .claim_orders(S::CHANNEL, now, now + LEASE, BATCH)
+            .await?;
         let count = orders.len();
         let mut orders = orders.into_iter();
         for order in orders.by_ref() {
@@ -117,34 +182,17 @@ impl Dispatcher {
     }
 
     async fn deliver(&self, order: Order) {
-        let body = serde_json::to_vec(&order.payload).unwrap_or_default();
-        let now = self.state.clock.now();
-        let sent = self
-            .client
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header(
-                "rolegate-signature",
-                signature(self.secret.as_bytes(), now.timestamp(), &body),
-            )
-            .header("rolegate-order-id", order.id.to_string())
-            .header("rolegate-order-type", &order.kind)
-            .body(body)
-            .send()
-            .await;
-        let outcome = match sent {
-            Ok(response) if response.status().is_success() => Ok(()),
-            Ok(response) => Err(format!("the platform answered {}", response.status())),
-            Err(err) => Err(format!("delivery failed: {err}")),
-        };
         let store = &self.state.store;
-        let recorded = match outcome {
+        let recorded = match self.sender.send(&order, self.state.clock.now()).await {
             Ok(()) => {
                 tracing::info!(order_id = %order.id, kind = %order.kind, "order delivered");
-                store.order_delivered(order.id, self.state.clock.now()).await.map(drop)
+                store
+                    .order_delivered(S::CHANNEL, order.id, self.state.clock.now())
+                    .await
+                    .map(drop)
             }
             Err(error) => {
-                let delay = backoff(self.state.config.platform.dispatch_backoff, order.attempts);
+                let delay = backoff(self.sender.backoff_base(), order.attempts);
                 let retry_at: DateTime<Utc> = self.state.clock.now() + TimeDelta::from_std(delay).unwrap_or(LEASE);
                 tracing::warn!(order_id = %order.id, attempts = order.attempts, %error, "order not delivered; will retry");
                 store.order_failed(order.id, &error, retry_at).await

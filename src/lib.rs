@@ -13,6 +13,7 @@ pub mod config;
 pub mod dispatch;
 pub mod domain;
 pub mod error;
+pub mod kinds;
 pub mod secrets;
 mod server;
 pub mod state;

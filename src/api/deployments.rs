@@ -6,17 +6,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::TimeDelta;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::extract::{Json, Path, Query};
 use super::openapi::{AppIdPath, AppPath};
+use super::requests::{Answer, PlatformRequest};
 use super::{IdParam, Items, PageQuery};
 use crate::authz::Role;
 use crate::authz::middleware::AppContext;
 use crate::domain::BranchName;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::kinds::{EventKind, OrderKind};
 use crate::state::AppState;
-use crate::store::{Deployment, NewDeployment, NewOrder, Operation};
+use crate::store::{Deployment, NewDeployment};
 
 /// How long a limited collaborator may read a deployment's build output.
 const LIMITED_OUTPUT_WINDOW: TimeDelta = TimeDelta::days(7);
@@ -219,26 +220,19 @@ pub async fn redeploy(State(state): State<AppState>, ctx: AppContext, headers: H
 }
 
 /// `DELETE /v1/apps/{app}/caches/deployment`: the next build starts from scratch.
-#[utoipa::path(delete, path = "/v1/apps/{app}/caches/deployment", params(AppPath), responses(
-    (status = 204, description = "Queued for the platform; the next build starts without a cache."),
-))]
-pub async fn reset_cache(State(state): State<AppState>, ctx: AppContext) -> ApiResult<StatusCode> {
-    let operation = Operation {
-        order: NewOrder {
-            kind: "deployment.reset_cache",
-            data: json!({}),
-        },
-        event: "deployment.cache_reset_requested",
-        scale: None,
-    };
-    state
-        .store
-        .request_operation(&ctx.app, operation, &ctx.caller.user.to_ref(), state.clock.now())
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetCache {}
+
+impl PlatformRequest for ResetCache {
+    const ORDER: OrderKind = OrderKind::DeploymentResetCache;
+    const EVENT: EventKind = EventKind::DeploymentCacheResetRequested;
+    const OPERATION: &'static str = "reset_cache";
+    const DESCRIPTION: &'static str = "`DELETE /v1/apps/{app}/caches/deployment`: the next build starts from scratch.";
+    const ANSWER: Answer = Answer::NoContent("Queued for the platform; the next build starts without a cache.");
 }
 
 /// This module's operations, for the OpenAPI document (`super::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list, show, output, create, redeploy, reset_cache))]
+#[openapi(paths(list, show, output, create, redeploy))]
 pub struct Doc;

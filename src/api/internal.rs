@@ -13,6 +13,7 @@ use super::openapi::{AppPath, IdPath};
 use super::{IdParam, Items};
 use crate::domain::DeploymentStatus;
 use crate::error::{ApiError, ApiResult, Fields, Problem, ResultExt};
+use crate::kinds::Channel;
 use crate::state::AppState;
 use crate::store::{Addon, AppRef, Deployment, LogLine, MetricSample, Order};
 
@@ -46,7 +47,9 @@ pub async fn orders(State(state): State<AppState>, Query(q): Query<OrdersQuery>)
         Some(n @ 1..=1000) => n,
         Some(_) => return Err(ApiError::invalid("limit", "must be between 1 and 1000")),
     };
-    Ok(Json(Items::all(state.store.pending_orders(limit).await?)))
+    Ok(Json(Items::all(
+        state.store.pending_orders(Channel::Platform, limit).await?,
+    )))
 }
 
 /// `POST /internal/v1/orders/{id}/ack`: a polling platform marks an order done, so it is
@@ -57,7 +60,11 @@ pub async fn orders(State(state): State<AppState>, Query(q): Query<OrdersQuery>)
         body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn ack_order(State(state): State<AppState>, Path(IdParam { id }): Path<IdParam>) -> ApiResult<StatusCode> {
-    if state.store.order_delivered(id, state.clock.now()).await? {
+    if state
+        .store
+        .order_delivered(Channel::Platform, id, state.clock.now())
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("order not found"))

@@ -5,6 +5,7 @@ pub mod addons;
 pub mod apps;
 pub mod audit;
 pub mod collaborators;
+pub mod csv;
 pub mod deployments;
 pub mod extract;
 pub mod health;
@@ -12,6 +13,7 @@ pub mod internal;
 pub mod invitations;
 pub mod openapi;
 pub mod operations;
+pub mod requests;
 pub mod review;
 pub mod roles;
 pub mod telemetry;
@@ -25,13 +27,21 @@ use axum::routing::{delete, get, patch, post};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::authz::routes::ROUTES;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Every route. Each path and method must also be in [`crate::authz::routes::ROUTES`],
-/// or the authorization layer refuses it.
+/// or the authorization layer refuses it; the routes the table declares with a generic
+/// handler (platform requests) are mounted from it.
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let declared = ROUTES
+        .iter()
+        .filter_map(|spec| spec.request.map(|declared| (spec, declared)))
+        .fold(Router::new(), |router, (spec, declared)| {
+            router.route(spec.path, (declared.mount)(spec.verb))
+        });
+    declared
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/v1/openapi.json", get(openapi::spec))
@@ -94,8 +104,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/apps/{app}/deployments/redeploy", post(deployments::redeploy))
         .route("/v1/apps/{app}/deployments/{id}", get(deployments::show))
         .route("/v1/apps/{app}/deployments/{id}/output", get(deployments::output))
-        .route("/v1/apps/{app}/caches/deployment", delete(deployments::reset_cache))
-        .route("/v1/apps/{app}/restart", post(operations::restart))
         .route("/v1/apps/{app}/scale", post(operations::scale))
         .route("/v1/apps/{app}/logs", get(telemetry::logs))
         .route("/v1/apps/{app}/metrics", get(telemetry::metrics))
@@ -123,6 +131,7 @@ pub fn routes() -> Router<AppState> {
             "/internal/v1/addons/{id}/provisioned",
             post(internal::addon_provisioned),
         )
+        .route("/internal/v1/requests/{id}/status", post(requests::report_status))
 }
 
 /// `{"items": [...]}`, with `next_cursor` on paginated lists.

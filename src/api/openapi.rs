@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::path::{HttpMethod, Operation, ParameterIn};
 use utoipa::openapi::schema::Type;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder};
@@ -85,8 +85,22 @@ pub fn document() -> utoipa::openapi::OpenApi {
         telemetry::Doc::openapi(),
         addons::Doc::openapi(),
         internal::Doc::openapi(),
+        requests::Doc::openapi(),
     ] {
         doc.merge(part);
+    }
+    for spec in ROUTES {
+        if let Some(declared) = spec.request {
+            let method = match spec.verb {
+                Verb::Get => HttpMethod::Get,
+                Verb::Post => HttpMethod::Post,
+                Verb::Put => HttpMethod::Put,
+                Verb::Patch => HttpMethod::Patch,
+                Verb::Delete => HttpMethod::Delete,
+            };
+            doc.paths
+                .add_path_operation(spec.path, vec![method], (declared.operation)());
+        }
     }
     FromRouteTable.modify(&mut doc);
     doc

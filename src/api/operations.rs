@@ -1,77 +1,38 @@
-//! Operations on the running app: restart and scale. Each is an order for the platform,
-//! queued in the outbox in the same transaction as its event.
+//! Operations on the running app: restart (a declared platform request) and scale (its own
+//! handler: the formation is merged under a row lock). Each is an order for the platform,
+//! queued in the outbox in the same transaction as its record and event.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
-use uuid::Uuid;
 
 use super::extract::Json;
 use super::openapi::AppPath;
+use super::requests::{Answer, PlatformRequest, QueuedView};
 use crate::authz::middleware::AppContext;
 use crate::domain::Slug;
 use crate::error::{ApiResult, Fields};
+use crate::kinds::{EventKind, OrderKind};
 use crate::state::AppState;
-use crate::store::{Container, NewOrder, Operation};
+use crate::store::Container;
 
 /// Container sizes the platform offers.
 pub const SIZES: [&str; 6] = ["XS", "S", "M", "L", "XL", "2XL"];
 /// Most containers of one type.
 const MAX_AMOUNT: u32 = 100;
 
-/// What an operation request returns.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct QueuedView {
-    /// The order queued for the platform (it appears in the app's events and in the platform's orders).
-    order_id: Uuid,
-    /// Always `queued`: the platform has yet to act on the order.
-    #[schema(schema_with = queued_status)]
-    status: &'static str,
-    /// Only on `scale`: the app's whole formation after the change, sorted by type.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    formation: Option<Vec<Container>>,
-}
-
-/// `QueuedView::status`: the one value it takes.
-fn queued_status() -> utoipa::openapi::Object {
-    super::openapi::string_enum(["queued"], "Always `queued`: the platform has yet to act on the order.")
-}
-
-async fn queue(state: &AppState, ctx: &AppContext, operation: Operation) -> ApiResult<(StatusCode, Json<QueuedView>)> {
-    let queued = state
-        .store
-        .request_operation(&ctx.app, operation, &ctx.caller.user.to_ref(), state.clock.now())
-        .await?;
-    let view = QueuedView {
-        order_id: queued.order_id,
-        status: "queued",
-        formation: queued.formation,
-    };
-    Ok((StatusCode::ACCEPTED, Json(view)))
-}
-
 /// `POST /v1/apps/{app}/restart`: restarts every container.
-#[utoipa::path(post, path = "/v1/apps/{app}/restart", params(AppPath), responses(
-    (status = 202, description = "Queued for the platform; no `formation`.", body = QueuedView),
-))]
-pub async fn restart(State(state): State<AppState>, ctx: AppContext) -> ApiResult<(StatusCode, Json<QueuedView>)> {
-    let order = NewOrder {
-        kind: "app.restart",
-        data: json!({}),
-    };
-    queue(
-        &state,
-        &ctx,
-        Operation {
-            order,
-            event: "app.restart_requested",
-            scale: None,
-        },
-    )
-    .await
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Restart {}
+
+impl PlatformRequest for Restart {
+    const ORDER: OrderKind = OrderKind::AppRestart;
+    const EVENT: EventKind = EventKind::AppRestartRequested;
+    const OPERATION: &'static str = "restart";
+    const DESCRIPTION: &'static str = "`POST /v1/apps/{app}/restart`: restarts every container.";
+    const ANSWER: Answer = Answer::Queued("Queued for the platform; no `formation`.");
 }
 
 /// Body of `POST /v1/apps/{app}/scale`.
@@ -156,23 +117,19 @@ pub async fn scale(
         }
     }
     fields.finish()?;
-    let order = NewOrder {
-        kind: "app.scale",
-        data: json!({ "containers": body.containers }),
+    let queued = state
+        .store
+        .scale_app(&ctx.app, &body.containers, &ctx.caller.user.to_ref(), state.clock.now())
+        .await?;
+    let view = QueuedView {
+        order_id: queued.order_id,
+        status: "queued",
+        formation: Some(queued.formation),
     };
-    queue(
-        &state,
-        &ctx,
-        Operation {
-            order,
-            event: "app.scale_requested",
-            scale: Some(body.containers),
-        },
-    )
-    .await
+    Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
 /// This module's operations, for the OpenAPI document (`super::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(restart, scale))]
+#[openapi(paths(scale))]
 pub struct Doc;

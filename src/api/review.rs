@@ -4,54 +4,21 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::extract::{Json, Query};
-use crate::authz::{Permission, Role};
+use crate::authz::Role;
+use crate::domain::findings::{FINDINGS, Finding, invitation_findings, member_findings};
 use crate::error::{ApiError, ApiResult, FieldError, Fields, Problem};
 use crate::state::AppState;
-use crate::store::{AppRef, Applied, Caller, Invitation, PermissionUse, ReviewAction, ReviewMember, UserRef};
+use crate::store::{AppRef, Applied, Caller, PermissionUse, ReviewAction, UserRef};
 
-/// How long before its end time-bound access is flagged.
-const EXPIRING_SOON: TimeDelta = TimeDelta::days(7);
-/// How long an invitation may stay pending before it is flagged.
-const PENDING_LONG: TimeDelta = TimeDelta::days(7);
 /// Most remediations in one call.
 const MAX_ACTIONS: usize = 100;
-
-/// One finding: a machine-readable code and a sentence for people.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Finding {
-    /// `stale_member`, `role_broader_than_use`, `invitation_pending_long` or `expiring_soon`.
-    #[schema(schema_with = finding_code_schema)]
-    pub code: &'static str,
-    /// What it means here.
-    pub message: String,
-    /// The role the evidence supports, for `role_broader_than_use`; absent (never `null`) on
-    /// other findings.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Role)]
-    pub suggested_role: Option<Role>,
-}
-
-fn finding_code_schema() -> utoipa::openapi::Object {
-    super::openapi::string_enum(
-        FINDINGS,
-        "`stale_member`, `role_broader_than_use`, `invitation_pending_long` or `expiring_soon`.",
-    )
-}
-
-/// Every finding code.
-pub const FINDINGS: [&str; 4] = [
-    "stale_member",
-    "role_broader_than_use",
-    "invitation_pending_long",
-    "expiring_soon",
-];
 
 /// One row of the review: a member, or a pending invitation.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -97,94 +64,6 @@ fn row_status_schema() -> utoipa::openapi::Object {
         ["accepted", "expired", "pending"],
         "`accepted`, `expired` or `pending` (an invitation).",
     )
-}
-
-fn date(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d").to_string()
-}
-
-/// The findings for one member, from their use of the app within the window.
-pub fn member_findings(
-    m: &ReviewMember,
-    uses: &[&PermissionUse],
-    now: DateTime<Utc>,
-    window: TimeDelta,
-) -> Vec<Finding> {
-    let member = &m.member;
-    let mut findings = Vec::new();
-    if member.role == Role::Owner {
-        return findings;
-    }
-    let days = window.num_days();
-    let last = member.last_used_at.unwrap_or(member.created_at);
-    if now - last >= window {
-        let message = match member.last_used_at {
-            Some(at) => format!(
-                "{} has not used {} for {days} days or more (last use {})",
-                member.email,
-                m.app_name,
-                date(at)
-            ),
-            None => format!(
-                "{} has never used {} since joining on {}",
-                member.email,
-                m.app_name,
-                date(member.created_at)
-            ),
-        };
-        findings.push(Finding {
-            code: "stale_member",
-            message,
-            suggested_role: None,
-        });
-    }
-    let privileged = |p: &PermissionUse| {
-        Permission::parse(&p.permission).is_some_and(|p| !Role::LimitedCollaborator.can(p) && Role::Collaborator.can(p))
-    };
-    if member.role == Role::Collaborator && now - member.created_at >= window && !uses.iter().any(|p| privileged(p)) {
-        findings.push(Finding {
-            code: "role_broader_than_use",
-            message: format!(
-                "{} is a collaborator on {} but used nothing beyond a limited collaborator's permissions in {days} days",
-                member.email, m.app_name
-            ),
-            suggested_role: Some(Role::LimitedCollaborator),
-        });
-    }
-    if let Some(end) = member
-        .access_expires_at
-        .filter(|end| *end > now && *end - now <= EXPIRING_SOON)
-    {
-        findings.push(Finding {
-            code: "expiring_soon",
-            message: format!(
-                "{}'s access to {} ends on {}",
-                member.email,
-                m.app_name,
-                end.to_rfc3339()
-            ),
-            suggested_role: None,
-        });
-    }
-    findings
-}
-
-fn invitation_findings(i: &Invitation, now: DateTime<Utc>) -> Vec<Finding> {
-    if now - i.created_at > PENDING_LONG {
-        let message = format!(
-            "the invitation of {} to {} has been pending since {}",
-            i.email,
-            i.app_name,
-            date(i.created_at)
-        );
-        vec![Finding {
-            code: "invitation_pending_long",
-            message,
-            suggested_role: None,
-        }]
-    } else {
-        Vec::new()
-    }
 }
 
 /// `?app=&role=&finding=&format=` of the review.
@@ -309,7 +188,6 @@ fn wants_csv(headers: &HeaderMap, format: Option<&str>) -> ApiResult<bool> {
 
 /// CSV, one row per member or invitation, findings as `code;code`.
 pub fn to_csv(rows: &[ReviewRow]) -> ApiResult<String> {
-    let mut out = csv::Writer::from_writer(Vec::new());
     let header = [
         "app",
         "app_id",
@@ -325,11 +203,10 @@ pub fn to_csv(rows: &[ReviewRow]) -> ApiResult<String> {
         "expires_at",
         "findings",
     ];
-    out.write_record(header).map_err(ApiError::internal)?;
     let opt = |v: Option<String>| v.unwrap_or_default();
-    for r in rows {
+    let records = rows.iter().map(|r| {
         let findings: Vec<&str> = r.findings.iter().map(|f| f.code).collect();
-        out.write_record([
+        [
             r.app.clone(),
             r.app_id.to_string(),
             opt(r.collaborator_id.map(|i| i.to_string())),
@@ -343,11 +220,9 @@ pub fn to_csv(rows: &[ReviewRow]) -> ApiResult<String> {
             opt(r.last_used_at.map(|t| t.to_rfc3339())),
             opt(r.expires_at.map(|t| t.to_rfc3339())),
             findings.join(";"),
-        ])
-        .map_err(ApiError::internal)?;
-    }
-    let bytes = out.into_inner().map_err(|e| ApiError::internal(e.to_string()))?;
-    String::from_utf8(bytes).map_err(ApiError::internal)
+        ]
+    });
+    super::csv::render(header, records)
 }
 
 /// The JSON review.
@@ -378,12 +253,7 @@ pub async fn review(
     let csv = wants_csv(&headers, q.format.as_deref())?;
     let rows = rows(&state, &caller, &q).await?;
     if csv {
-        let mut response = to_csv(&rows)?.into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/csv; charset=utf-8"),
-        );
-        return Ok(response);
+        return Ok(super::csv::response(to_csv(&rows)?));
     }
     let review = Review {
         generated_at: state.clock.now(),
@@ -393,79 +263,149 @@ pub async fn review(
     Ok(Json(review).into_response())
 }
 
-/// One remediation as sent. Its schema (below) is written by hand: `role` depends on `action`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ActionBody {
-    /// An app the caller owns, by name or id.
-    app: String,
-    /// The membership to change (`collaborator_id` of a review row); not the owner's.
-    collaborator_id: Uuid,
-    /// `remove` or `set_role`.
-    action: String,
-    /// With `set_role` only: `collaborator` or `limited_collaborator`.
-    role: Option<String>,
+/// A role a remediation may set: never `owner` (ownership moves only by transfer).
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantedRole {
+    /// `collaborator`.
+    Collaborator,
+    /// `limited_collaborator`.
+    LimitedCollaborator,
 }
 
-/// `remove` without a `role`, or `set_role` with one.
-impl utoipa::PartialSchema for ActionBody {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{
-            AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type,
-        };
-        let string = |description: &str| {
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .description(Some(description))
-        };
-        let variant = |action: &str, role: ObjectBuilder, role_required: bool| {
-            let object = ObjectBuilder::new()
-                .schema_type(Type::Object)
-                .title(Some(action))
-                .property("app", string("An app the caller owns, by name or id."))
-                .required("app")
-                .property(
-                    "collaborator_id",
-                    string("The membership to change (`collaborator_id` of a review row); not the owner's.")
-                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
-                )
-                .required("collaborator_id")
-                .property("action", string("What to do.").enum_values(Some([action])))
-                .required("action")
-                .property("role", role)
-                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
-            if role_required { object.required("role") } else { object }
-        };
-        OneOfBuilder::new()
-            .description(Some(
-                "One remediation: `remove` the member, or `set_role` to `collaborator` or `limited_collaborator`.",
-            ))
-            .item(variant(
-                "remove",
-                ObjectBuilder::new()
-                    .schema_type(Type::Null)
-                    .description(Some("Not with `remove`: omit it, or `null`.")),
-                false,
-            ))
-            .item(variant(
-                "set_role",
-                string("The new role; never `owner` (ownership moves only by transfer).")
-                    .enum_values(Some(["collaborator", "limited_collaborator"])),
-                true,
-            ))
-            .into()
+impl From<GrantedRole> for Role {
+    fn from(role: GrantedRole) -> Role {
+        match role {
+            GrantedRole::Collaborator => Role::Collaborator,
+            GrantedRole::LimitedCollaborator => Role::LimitedCollaborator,
+        }
     }
 }
 
-impl utoipa::ToSchema for ActionBody {}
+/// `ActionBody::Remove::role`: absent or `null`.
+fn no_role() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Null)
+        .description(Some("Not with `remove`: omit it, or `null`."))
+        .build()
+}
+
+/// Nothing: a field that may only be absent or `null`.
+#[derive(Debug, Deserialize)]
+pub enum Nothing {}
+
+/// One remediation: `remove` the member, or `set_role` to `collaborator` or `limited_collaborator`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActionBody {
+    /// Remove the member.
+    #[schema(title = "remove")]
+    Remove {
+        /// An app the caller owns, by name or id.
+        app: String,
+        /// The membership to change (`collaborator_id` of a review row); not the owner's.
+        collaborator_id: Uuid,
+        /// Not with `remove`: omit it, or `null`.
+        #[serde(default)]
+        #[schema(schema_with = no_role)]
+        role: Option<Nothing>,
+    },
+    /// Change the member's role.
+    #[schema(title = "set_role")]
+    SetRole {
+        /// An app the caller owns, by name or id.
+        app: String,
+        /// The membership to change (`collaborator_id` of a review row); not the owner's.
+        collaborator_id: Uuid,
+        /// The new role; never `owner` (ownership moves only by transfer).
+        role: GrantedRole,
+    },
+}
+
+impl From<ActionBody> for ReviewAction {
+    fn from(action: ActionBody) -> ReviewAction {
+        match action {
+            ActionBody::Remove {
+                app, collaborator_id, ..
+            } => ReviewAction {
+                app: AppRef::parse(&app),
+                collaborator_id,
+                set_role: None,
+            },
+            ActionBody::SetRole {
+                app,
+                collaborator_id,
+                role,
+            } => ReviewAction {
+                app: AppRef::parse(&app),
+                collaborator_id,
+                set_role: Some(role.into()),
+            },
+        }
+    }
+}
+
+/// Parses action `i`, with the mistakes people make named in the API's words, field by field.
+fn parse_action(i: usize, value: &serde_json::Value) -> Result<ReviewAction, Vec<FieldError>> {
+    let at = |field: &str| format!("actions[{i}].{field}");
+    let role = value.get("role").filter(|r| !r.is_null());
+    let problem = match (value.get("action").and_then(serde_json::Value::as_str), role) {
+        (Some("remove"), Some(_)) => Some(("role", "is only for set_role")),
+        (Some("set_role"), None) => Some(("role", "is required for set_role")),
+        (Some("set_role"), Some(r)) if !matches!(r.as_str(), Some("collaborator" | "limited_collaborator")) => {
+            Some(("role", "must be collaborator or limited_collaborator"))
+        }
+        (Some("remove" | "set_role"), _) => None,
+        _ if !value.is_object() => return Err(vec![FieldError::new(format!("actions[{i}]"), "must be an object")]),
+        _ => Some(("action", "must be remove or set_role")),
+    };
+    if let Some((field, message)) = problem {
+        return Err(vec![FieldError::new(at(field), message)]);
+    }
+    // A tagged enum loses serde's path to a bad field, so the fields are named here.
+    let mut errors = Vec::new();
+    if !value.get("app").is_some_and(serde_json::Value::is_string) {
+        errors.push(FieldError::new(at("app"), "must be an app's name or id"));
+    }
+    let id = value.get("collaborator_id").and_then(serde_json::Value::as_str);
+    if id.is_none_or(|id| Uuid::try_parse(id).is_err()) {
+        errors.push(FieldError::new(at("collaborator_id"), "must be a collaborator id"));
+    }
+    let known = ["app", "collaborator_id", "action", "role"];
+    let object = value.as_object().into_iter().flatten();
+    for (key, _) in object.filter(|(k, _)| !known.contains(&k.as_str())) {
+        errors.push(FieldError::new(at(key), "is not a field of an action"));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    match super::extract::parse::<ActionBody>(&bytes) {
+        Ok(action) => Ok(action.into()),
+        Err(ApiError::Validation(errors)) => Err(errors
+            .into_iter()
+            .map(|e| {
+                FieldError::new(
+                    if e.field.is_empty() {
+                        format!("actions[{i}]")
+                    } else {
+                        at(&e.field)
+                    },
+                    e.message,
+                )
+            })
+            .collect()),
+        Err(other) => Err(vec![FieldError::new(format!("actions[{i}]"), other.to_string())]),
+    }
+}
 
 /// Body of `POST /v1/access-review/apply`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Apply {
     /// 1 to 100 remediations, applied in order, all or none.
-    #[schema(min_items = 1, max_items = 100)]
-    actions: Vec<ActionBody>,
+    #[schema(value_type = Vec<ActionBody>, min_items = 1, max_items = 100)]
+    actions: Vec<serde_json::Value>,
 }
 
 /// What was applied.
@@ -490,37 +430,16 @@ pub async fn apply(
         fields.push("actions", "must hold 1 to 100 actions");
     }
     let mut actions = Vec::with_capacity(body.actions.len());
-    for (i, a) in body.actions.iter().enumerate() {
-        let set_role = match (a.action.as_str(), a.role.as_deref()) {
-            ("remove", None) => None,
-            ("remove", Some(_)) => {
-                fields.push(&format!("actions[{i}].role"), "is only for set_role");
-                continue;
-            }
-            ("set_role", Some(r)) => match Role::parse(r).filter(|r| *r != Role::Owner) {
-                Some(role) => Some(role),
-                None => {
-                    fields.push(
-                        &format!("actions[{i}].role"),
-                        "must be collaborator or limited_collaborator",
-                    );
-                    continue;
-                }
-            },
-            ("set_role", None) => {
-                fields.push(&format!("actions[{i}].role"), "is required for set_role");
-                continue;
-            }
-            _ => {
-                fields.push(&format!("actions[{i}].action"), "must be remove or set_role");
-                continue;
-            }
-        };
-        actions.push(ReviewAction {
-            app: AppRef::parse(&a.app),
-            collaborator_id: a.collaborator_id,
-            set_role,
-        });
+    let mut errors = Vec::new();
+    // Every malformed action is reported at once.
+    for (i, value) in body.actions.iter().enumerate() {
+        match parse_action(i, value) {
+            Ok(action) => actions.push(action),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    for e in errors {
+        fields.push(&e.field, &e.message);
     }
     fields.finish()?;
     match state
@@ -536,70 +455,6 @@ pub async fn apply(
             format!("actions[{}]", rejected.index),
             format!("{}; nothing was applied", rejected.message),
         )])),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::Collaborator;
-
-    fn member(
-        role: Role,
-        created: DateTime<Utc>,
-        last: Option<DateTime<Utc>>,
-        ends: Option<DateTime<Utc>>,
-    ) -> ReviewMember {
-        ReviewMember {
-            app_name: "web".into(),
-            member: Collaborator {
-                id: Uuid::now_v7(),
-                app_id: Uuid::now_v7(),
-                user_id: Uuid::now_v7(),
-                email: "x@example.com".into(),
-                role,
-                status: "accepted",
-                invited_by: None,
-                created_at: created,
-                last_used_at: last,
-                access_expires_at: ends,
-            },
-        }
-    }
-
-    fn codes(f: &[Finding]) -> Vec<&'static str> {
-        f.iter().map(|f| f.code).collect()
-    }
-
-    #[test]
-    fn findings_follow_the_window() {
-        let now = Utc::now();
-        let window = TimeDelta::days(90);
-        let old = now - TimeDelta::days(100);
-        let fresh = member(Role::LimitedCollaborator, now - TimeDelta::days(1), None, None);
-        assert!(member_findings(&fresh, &[], now, window).is_empty());
-        let stale = member(Role::LimitedCollaborator, old, Some(old), None);
-        assert_eq!(codes(&member_findings(&stale, &[], now, window)), ["stale_member"]);
-        let broad = member(Role::Collaborator, old, Some(now), None);
-        assert_eq!(
-            codes(&member_findings(&broad, &[], now, window)),
-            ["role_broader_than_use"]
-        );
-        let used = PermissionUse {
-            membership_id: broad.member.id,
-            permission: "variables.write".into(),
-            last_used_at: now,
-        };
-        assert!(member_findings(&broad, &[&used], now, window).is_empty());
-        let ending = member(
-            Role::LimitedCollaborator,
-            now,
-            Some(now),
-            Some(now + TimeDelta::days(3)),
-        );
-        assert_eq!(codes(&member_findings(&ending, &[], now, window)), ["expiring_soon"]);
-        let owner = member(Role::Owner, old, None, None);
-        assert!(member_findings(&owner, &[], now, window).is_empty());
     }
 }
 

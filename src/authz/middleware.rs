@@ -306,7 +306,7 @@ fn deny(
             app_id,
             app_name: &app_name,
             actor: Some(&actor),
-            kind: "access.denied",
+            kind: crate::kinds::EventKind::AccessDenied,
             data,
             secret: None,
             now,

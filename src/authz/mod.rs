@@ -148,7 +148,7 @@ impl Permission {
         Permission::ALL.iter().copied().find(|p| p.as_str() == s)
     }
 
-    const fn bit(self) -> u32 {
+    const fn bit(self) -> u128 {
         1 << self as u8
     }
 }
@@ -259,16 +259,16 @@ const OWNER: PermissionSet = compile(Role::Owner);
 const COLLABORATOR: PermissionSet = compile(Role::Collaborator);
 const LIMITED_COLLABORATOR: PermissionSet = compile(Role::LimitedCollaborator);
 
-// The bitset has room for every permission.
-const _: () = assert!(Permission::ALL.len() <= u32::BITS as usize);
+// The bitset has room for every permission (the whole matrix is about 60), with room to spare.
+const _: () = assert!(Permission::ALL.len() <= u128::BITS as usize);
 
-/// A set of permissions, as a bitset.
+/// A set of permissions, as a bitset: a check is one `AND`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PermissionSet(u32);
+pub struct PermissionSet(u128);
 
 impl PermissionSet {
     /// Every permission in the matrix.
-    pub const ALL: PermissionSet = PermissionSet(u32::MAX >> (32 - Permission::ALL.len()));
+    pub const ALL: PermissionSet = PermissionSet(u128::MAX >> (128 - Permission::ALL.len()));
 
     /// Whether `permission` is in the set.
     #[inline]

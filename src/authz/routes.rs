@@ -8,6 +8,9 @@ use std::sync::LazyLock;
 use axum::http::Method;
 
 use super::{Permission, Role};
+use crate::api::deployments::ResetCache;
+use crate::api::operations::Restart;
+use crate::api::requests::{Declared, PlatformRequest};
 
 /// An HTTP method, as a `Copy` value a `static` table can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,6 +104,8 @@ pub struct RouteSpec {
     pub access: Access,
     /// One line for the docs.
     pub summary: &'static str,
+    /// For a platform request declared here: its generic handler and OpenAPI operation.
+    pub request: Option<Declared>,
 }
 
 const fn route(verb: Verb, path: &'static str, access: Access, summary: &'static str) -> RouteSpec {
@@ -109,6 +114,24 @@ const fn route(verb: Verb, path: &'static str, access: Access, summary: &'static
         path,
         access,
         summary,
+        request: None,
+    }
+}
+
+/// A platform request `R` (see [`crate::api::requests`]): the route, its handler and its
+/// OpenAPI operation in one line.
+const fn request<R: PlatformRequest>(
+    verb: Verb,
+    path: &'static str,
+    permission: Permission,
+    summary: &'static str,
+) -> RouteSpec {
+    RouteSpec {
+        verb,
+        path,
+        access: Access::App(permission),
+        summary,
+        request: Some(Declared::of::<R>()),
     }
 }
 
@@ -165,8 +188,8 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Post, "/v1/apps/{app}/deployments/redeploy", App(DeploymentsRedeployDefault), "Redeploy the default branch."),
     route(Get, "/v1/apps/{app}/deployments/{id}", App(DeploymentsRead), "One deployment."),
     route(Get, "/v1/apps/{app}/deployments/{id}/output", App(DeploymentsRead), "A deployment's build output."),
-    route(Delete, "/v1/apps/{app}/caches/deployment", App(DeploymentsResetCache), "Reset the build cache."),
-    route(Post, "/v1/apps/{app}/restart", App(AppRestart), "Restart the app."),
+    request::<ResetCache>(Delete, "/v1/apps/{app}/caches/deployment", DeploymentsResetCache, "Reset the build cache."),
+    request::<Restart>(Post, "/v1/apps/{app}/restart", AppRestart, "Restart the app."),
     route(Post, "/v1/apps/{app}/scale", App(AppScale), "Change the formation."),
     route(Get, "/v1/apps/{app}/logs", App(LogsRead), "Recent log lines."),
     route(Get, "/v1/apps/{app}/metrics", App(MetricsRead), "A metric's time series."),
@@ -181,6 +204,7 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Post, "/internal/v1/apps/{app}/logs", Platform, "Append log lines."),
     route(Post, "/internal/v1/apps/{app}/metrics", Platform, "Append metric samples."),
     route(Post, "/internal/v1/addons/{id}/provisioned", Platform, "Report an add-on ready, with its credentials."),
+    route(Post, "/internal/v1/requests/{id}/status", Platform, "Report where a request stands, by its order id."),
 ];
 
 static BY_ROUTE: LazyLock<HashMap<(Verb, &'static str), &'static RouteSpec>> =

@@ -1,6 +1,8 @@
 //! Parse-don't-validate newtypes for what users type. Each `parse` returns the message a
 //! 422 shows for the field.
 
+pub mod findings;
+
 use std::fmt;
 
 use serde::Serialize;

@@ -1,33 +1,51 @@
 //! Persistence: one [`Store`] trait, one implementation per backend.
 //!
-//! Both backends run the same SQL (written once in [`sql`]); the differences — pool set-up,
-//! migrations, row locks — live in `postgres.rs` and `sqlite.rs`. The backend is chosen
-//! by the scheme of `DATABASE_URL`.
+//! One trait per aggregate (accounts, apps, members, invitations, events, review, variables,
+//! deployments, requests, telemetry, add-ons, the outbox), each in its own file with its
+//! models in `models/`; [`Store`] is all of them. Both backends run the same SQL, written
+//! once per aggregate in `sql/` and compiled as a module of each backend; what differs —
+//! pool set-up, migrations, row locks — lives in `postgres.rs` and `sqlite.rs`. The backend
+//! is chosen by the scheme of `DATABASE_URL`.
 
-mod access;
-mod models;
+mod accounts;
+mod addons;
+mod apps;
+mod columns;
+mod deployments;
+mod events;
+mod invitations;
+mod members;
+pub mod models;
+mod outbox;
+// Each backend compiles the shared SQL files of `sql/` as its own modules.
+#[allow(clippy::duplicate_mod)]
 pub mod postgres;
-mod resources;
-mod sql;
-mod sql_access;
-mod sql_resources;
+mod requests;
+mod review;
+#[allow(clippy::duplicate_mod)]
 pub mod sqlite;
+mod telemetry;
+mod variables;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
-use crate::authz::Permission;
-use crate::domain::{AppName, BranchName, Email};
-
-pub use access::{
-    AccessStore, Actor, Applied, EventFilter, PermissionUse, Rejected, ReviewAction, ReviewMember, UserMembership,
-};
+pub use accounts::AccountStore;
+pub use addons::AddonStore;
+pub use apps::AppStore;
+pub use deployments::DeploymentStore;
+pub use events::EventStore;
+pub use invitations::InvitationStore;
+pub use members::MemberStore;
 pub use models::*;
-pub use resources::{Operation, Queued, ResourceStore, merge_formation};
+pub use outbox::OutboxStore;
+pub use requests::RequestStore;
+pub use review::ReviewStore;
+pub use telemetry::TelemetryStore;
+pub use variables::VariableStore;
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -143,121 +161,32 @@ pub struct MemberChange {
     pub access_expires_at: Option<Option<DateTime<Utc>>>,
 }
 
-/// Everything the service keeps. Every multi-step change is one transaction, and every
-/// change made on behalf of a user writes its event in that same transaction.
+/// Everything the service keeps, one trait per aggregate. Every multi-step change is one
+/// transaction, and every change made on behalf of a user writes its event in that same
+/// transaction.
 #[async_trait]
-pub trait Store: ResourceStore + AccessStore + Send + Sync + 'static {
+pub trait Store:
+    AccountStore
+    + AppStore
+    + MemberStore
+    + InvitationStore
+    + EventStore
+    + ReviewStore
+    + VariableStore
+    + DeploymentStore
+    + RequestStore
+    + TelemetryStore
+    + AddonStore
+    + OutboxStore
+    + Send
+    + Sync
+    + 'static
+{
     /// Which backend this is (`postgres` or `sqlite`).
     fn backend(&self) -> &'static str;
 
     /// Succeeds when the database answers.
     async fn ping(&self) -> StoreResult<()>;
-
-    // --- accounts and tokens ---
-
-    /// Creates a user; `Conflict` when the email is taken.
-    async fn create_user(&self, new: NewUser<'_>) -> StoreResult<User>;
-    /// A user and their password hash, by email.
-    async fn user_login(&self, email: &Email) -> StoreResult<Option<UserLogin>>;
-    /// Stores a new API token (its hash only).
-    async fn create_token(&self, new: NewToken<'_>) -> StoreResult<ApiToken>;
-    /// The user's tokens that are not revoked, newest first.
-    async fn list_tokens(&self, user_id: Uuid) -> StoreResult<Vec<ApiToken>>;
-    /// Revokes one of the user's tokens; `NotFound` when it is not theirs or already revoked.
-    async fn revoke_token(&self, user_id: Uuid, token_id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
-    /// The user behind a live credential.
-    async fn authenticate(&self, credential: &Credential, now: DateTime<Utc>) -> StoreResult<Option<Caller>>;
-    /// Records that a token was used (callers throttle this to once a minute).
-    async fn touch_token(&self, token_id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
-
-    // --- the access check: one query per request ---
-
-    /// The user behind a live credential, and the app with their membership if the app
-    /// exists. `None` when the credential is not live.
-    async fn app_access(
-        &self,
-        credential: &Credential,
-        app: &AppRef,
-        permission: Permission,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<(Caller, Option<AppAccess>)>>;
-
-    // --- apps ---
-
-    /// Creates an app owned by `owner`; `Conflict` when the name is taken.
-    async fn create_app(
-        &self,
-        owner: &UserRef,
-        name: &AppName,
-        branch: &BranchName,
-        now: DateTime<Utc>,
-    ) -> StoreResult<App>;
-    /// Apps where the user has a role, by name, after the cursor.
-    async fn list_apps(&self, user_id: Uuid, after: Option<&str>, limit: u32) -> StoreResult<Vec<AppWithRole>>;
-    /// Changes the default branch.
-    async fn update_app(&self, app: &App, branch: &BranchName, actor: &UserRef, now: DateTime<Utc>)
-    -> StoreResult<App>;
-    /// Renames; `Conflict` when the name is taken.
-    async fn rename_app(&self, app: &App, name: &AppName, actor: &UserRef, now: DateTime<Utc>) -> StoreResult<App>;
-    /// Deletes the app with its memberships and invitations.
-    async fn delete_app(&self, app: &App, actor: &UserRef, now: DateTime<Utc>) -> StoreResult<()>;
-    /// Makes `to` (a member) the owner and the current owner `actor` a collaborator, atomically.
-    async fn transfer_app(&self, app: &App, actor: &UserRef, to: Uuid, now: DateTime<Utc>) -> StoreResult<App>;
-
-    // --- members ---
-
-    /// Every member, owner first.
-    async fn list_collaborators(&self, app_id: Uuid) -> StoreResult<Vec<Collaborator>>;
-    /// One member by membership id.
-    async fn collaborator(&self, app_id: Uuid, id: Uuid) -> StoreResult<Option<Collaborator>>;
-    /// Changes a member's role and/or the end of their access (never the owner's: `Conflict`).
-    async fn update_collaborator(
-        &self,
-        app: &App,
-        id: Uuid,
-        change: MemberChange,
-        actor: &UserRef,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Collaborator>;
-    /// Removes a member (never the owner: `Conflict`). `left` records it as leaving.
-    async fn remove_collaborator(
-        &self,
-        app: &App,
-        id: Uuid,
-        actor: &UserRef,
-        left: bool,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()>;
-
-    // --- invitations ---
-
-    /// Creates a pending invitation; `Conflict` when the email is a member or already invited.
-    async fn create_invitation(&self, new: NewInvitation<'_>) -> StoreResult<Invitation>;
-    /// Every invitation of the app, newest first.
-    async fn list_invitations(&self, app_id: Uuid) -> StoreResult<Vec<Invitation>>;
-    /// Revokes a pending invitation; `NotFound` when there is no pending one with that id.
-    async fn revoke_invitation(&self, app: &App, id: Uuid, actor: &UserRef, now: DateTime<Utc>) -> StoreResult<()>;
-    /// An invitation by the hash of its token.
-    async fn invitation_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Invitation>>;
-    /// An invitation by id.
-    async fn invitation_by_id(&self, id: Uuid) -> StoreResult<Option<Invitation>>;
-    /// Pending, unexpired invitations addressed to an email.
-    async fn invitations_for(&self, email: &str, now: DateTime<Utc>) -> StoreResult<Vec<Invitation>>;
-    /// Accepts a pending invitation for `user`: at most one caller ever succeeds.
-    async fn accept_invitation(&self, id: Uuid, user: &UserRef, now: DateTime<Utc>) -> StoreResult<Accepted>;
-    /// Declines a pending invitation.
-    async fn decline_invitation(&self, id: Uuid, user: &UserRef, now: DateTime<Utc>) -> StoreResult<bool>;
-
-    // --- events ---
-
-    /// The app's events (of one type, if given), newest first, before the cursor.
-    async fn list_events(
-        &self,
-        app_id: Uuid,
-        kind: Option<&str>,
-        before: Option<Uuid>,
-        limit: u32,
-    ) -> StoreResult<Vec<Event>>;
 }
 
 #[cfg(test)]

@@ -4,12 +4,6 @@ use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-#[allow(clippy::wildcard_imports)]
-use super::sql::*;
-#[allow(clippy::wildcard_imports)]
-use super::sql_access::*;
-#[allow(clippy::wildcard_imports)]
-use super::sql_resources::*;
 use super::{PoolSettings, StoreError, StoreResult};
 
 /// [`Store`](super::Store) on Postgres.
@@ -57,11 +51,50 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore, sqlx::Postgres, backend = "postgres", lock = " for update");
-impl_resource_store!(
-    PgStore,
-    sqlx::Postgres,
-    lock = " for update",
-    skip_locked = " for update skip locked"
-);
-impl_access_store!(PgStore, sqlx::Postgres, lock = " for update");
+// The SQL under `store/sql/` is written once and compiled here and in the other backend's
+// module: each file names the backend as `super::Backend` and `super::Db`, and its
+// backend-specific clauses through the two macros below (sqlx binds `$1` on both).
+type Backend = PgStore;
+type Db = sqlx::Postgres;
+const NAME: &str = "postgres";
+
+/// The row-lock clause appended to a select whose rows a transaction is about to change.
+macro_rules! lock {
+    () => {
+        " for update"
+    };
+}
+
+/// The clause that lets several dispatchers lease rows without waiting on each other.
+macro_rules! skip_locked {
+    () => {
+        " for update skip locked"
+    };
+}
+
+#[path = "sql/accounts.rs"]
+mod accounts;
+#[path = "sql/addons.rs"]
+mod addons;
+#[path = "sql/apps.rs"]
+mod apps;
+#[path = "sql/deployments.rs"]
+mod deployments;
+#[path = "sql/events.rs"]
+mod events;
+#[path = "sql/invitations.rs"]
+mod invitations;
+#[path = "sql/members.rs"]
+mod members;
+#[path = "sql/outbox.rs"]
+mod outbox;
+#[path = "sql/requests.rs"]
+mod requests;
+#[path = "sql/review.rs"]
+mod review;
+#[path = "sql/shared.rs"]
+mod shared;
+#[path = "sql/telemetry.rs"]
+mod telemetry;
+#[path = "sql/variables.rs"]
+mod variables;

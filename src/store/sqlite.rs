@@ -9,12 +9,6 @@ use std::str::FromStr;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-#[allow(clippy::wildcard_imports)]
-use super::sql::*;
-#[allow(clippy::wildcard_imports)]
-use super::sql_access::*;
-#[allow(clippy::wildcard_imports)]
-use super::sql_resources::*;
 use super::{PoolSettings, StoreError, StoreResult};
 
 /// [`Store`](super::Store) on SQLite.
@@ -68,6 +62,51 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore, sqlx::Sqlite, backend = "sqlite", lock = "");
-impl_resource_store!(SqliteStore, sqlx::Sqlite, lock = "", skip_locked = "");
-impl_access_store!(SqliteStore, sqlx::Sqlite, lock = "");
+// The SQL under `store/sql/` is written once and compiled here and in the other backend's
+// module: each file names the backend as `super::Backend` and `super::Db`, and its
+// backend-specific clauses through the two macros below (sqlx binds `$1` on both).
+type Backend = SqliteStore;
+type Db = sqlx::Sqlite;
+const NAME: &str = "sqlite";
+
+/// The row-lock clause appended to a select whose rows a transaction is about to change:
+/// none on SQLite, whose single writer connection already serialises writers.
+macro_rules! lock {
+    () => {
+        ""
+    };
+}
+
+/// The clause that lets several dispatchers lease rows without waiting on each other.
+macro_rules! skip_locked {
+    () => {
+        ""
+    };
+}
+
+#[path = "sql/accounts.rs"]
+mod accounts;
+#[path = "sql/addons.rs"]
+mod addons;
+#[path = "sql/apps.rs"]
+mod apps;
+#[path = "sql/deployments.rs"]
+mod deployments;
+#[path = "sql/events.rs"]
+mod events;
+#[path = "sql/invitations.rs"]
+mod invitations;
+#[path = "sql/members.rs"]
+mod members;
+#[path = "sql/outbox.rs"]
+mod outbox;
+#[path = "sql/requests.rs"]
+mod requests;
+#[path = "sql/review.rs"]
+mod review;
+#[path = "sql/shared.rs"]
+mod shared;
+#[path = "sql/telemetry.rs"]
+mod telemetry;
+#[path = "sql/variables.rs"]
+mod variables;

@@ -1,6 +1,7 @@
 //! Apps: create, list, read, update, rename, delete, transfer, and their timeline.
 
 use serde_json::json;
+use uuid::Uuid;
 
 use crate::common::{Backend, TestApp};
 use crate::on_both_backends;
@@ -313,7 +314,13 @@ async fn every_change_is_on_the_timeline(backend: Backend) {
     assert_eq!(role_change["data"]["previous_role"], "collaborator");
     assert_eq!(role_change["data"]["role"], "limited_collaborator");
     assert_eq!(role_change["actor"]["email"], team.owner.email.as_str());
-    assert_eq!(events.body["items"][1]["data"], json!({"from": "web", "to": "site"}));
+    let renamed = &events.body["items"][1]["data"];
+    assert_eq!((&renamed["from"], &renamed["to"]), (&json!("web"), &json!("site")));
+    // The event names the order that asks the platform to route the new name.
+    assert!(
+        Uuid::parse_str(renamed["order_id"].as_str().unwrap()).is_ok(),
+        "{renamed}"
+    );
 
     let first = app
         .get("/v1/apps/site/events?limit=4", &team.owner.jwt)

@@ -31,6 +31,33 @@ fn permissions_doc_is_up_to_date() {
     );
 }
 
+/// The order and event tables in docs/ are the ones `src/kinds.rs` renders, and every kind
+/// has its row.
+#[test]
+fn kind_tables_are_up_to_date() {
+    for (file, name, content) in rolegate::kinds::doc_sections() {
+        let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
+        let committed = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            committed.contains(&format!("<!-- generated: {name} ")),
+            "{file} has no generated section {name}"
+        );
+        assert!(
+            rolegate::kinds::render_sections(file, &committed) == committed,
+            "{file} is stale: run `cargo run -- docs`"
+        );
+        assert!(committed.contains(&content));
+    }
+    let orders = rolegate::kinds::orders_markdown();
+    for kind in rolegate::kinds::OrderKind::ALL {
+        assert!(orders.contains(&format!("| `{}` |", kind.as_str())));
+    }
+    let events = rolegate::kinds::events_markdown();
+    for kind in rolegate::kinds::EventKind::ALL {
+        assert!(events.contains(&format!("| `{}` |", kind.as_str())));
+    }
+}
+
 #[test]
 fn openapi_doc_is_up_to_date() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");

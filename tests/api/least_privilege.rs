@@ -250,6 +250,35 @@ async fn remediation_is_all_or_nothing(backend: Backend) {
         .await
         .problem(422);
     apply(json!([])).await.problem(422);
+    // Every malformed action is named at once, in the API's words.
+    let resp = apply(json!([
+        {"app": "web", "collaborator_id": team.limited_id, "action": "promote"},
+        {"app": "web", "collaborator_id": team.limited_id, "action": "set_role"},
+        {"app": "web", "collaborator_id": team.limited_id, "action": "remove", "role": "collaborator"},
+        {"app": "web", "collaborator_id": "nope", "action": "remove"},
+        {"app": "web", "collaborator_id": team.limited_id, "action": "remove", "role": null},
+        "remove",
+    ]))
+    .await
+    .problem(422);
+    let fields: Vec<&str> = resp.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "actions[0].action",
+            "actions[1].role",
+            "actions[2].role",
+            "actions[3].collaborator_id",
+            "actions[5]"
+        ]
+    );
+    assert_eq!(resp.body["errors"][0]["message"], "must be remove or set_role");
+    assert_eq!(resp.body["errors"][1]["message"], "is required for set_role");
     let as_collaborator = app
         .post(
             "/v1/access-review/apply",

@@ -451,3 +451,133 @@ async fn a_polling_platform_acknowledges_orders(backend: Backend) {
         .problem(422);
     app.call(Method::POST, &ack, Some(&ada.jwt), None).await.problem(401);
 }
+
+on_both_backends!(platform_requests_report_their_progress_by_order_id);
+
+/// Every platform request (a declared one, scale and the add-on operations alike) is a
+/// record the platform moves on by its order id; each move is on the timeline, a final
+/// status takes no further report, and every event an order caused names that order.
+async fn platform_requests_report_their_progress_by_order_id(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("ROLEGATE_PLATFORM_TOKEN", PLATFORM_TOKEN)]).await;
+    let ada = app.signup("ada@example.com").await;
+    app.create_app(&ada, "web").await;
+    let restart = app.post("/v1/apps/web/restart", &ada.jwt, json!({})).await.expect(202);
+    let order_id = restart.body["order_id"].as_str().unwrap().to_owned();
+    let scale = json!({"containers": [{"type": "web", "amount": 2, "size": "M"}]});
+    let scaled = app.post("/v1/apps/web/scale", &ada.jwt, scale).await.expect(202);
+    let addon = app
+        .post(
+            "/v1/apps/web/addons",
+            &ada.jwt,
+            json!({"provider": "postgresql", "plan": "starter-512"}),
+        )
+        .await
+        .expect(202);
+    let addon_id = addon.body["id"].as_str().unwrap().to_owned();
+
+    let app = &app;
+    let report = |id: String, body: Value| {
+        let path = format!("/internal/v1/requests/{id}/status");
+        async move { app.call(Method::POST, &path, Some(PLATFORM_TOKEN), Some(body)).await }
+    };
+    let running = report(order_id.clone(), json!({"status": "running"})).await.expect(200);
+    assert_eq!(running.body["status"], "running");
+    assert_eq!(running.body["type"], "app.restart");
+    assert_eq!(running.body["order_id"], order_id.as_str());
+    assert_eq!(running.body["message"], Value::Null);
+    let done = report(
+        order_id.clone(),
+        json!({"status": "done", "message": "3 containers restarted"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        (&done.body["status"], &done.body["message"]),
+        (&json!("done"), &json!("3 containers restarted"))
+    );
+    // The same final status again changes nothing; another one is refused.
+    report(order_id.clone(), json!({"status": "done"})).await.expect(200);
+    let refused = report(order_id.clone(), json!({"status": "failed"})).await.problem(409);
+    assert_eq!(refused.detail(), "the request has already ended");
+
+    let scale_order = scaled.body["order_id"].as_str().unwrap().to_owned();
+    let failed = report(scale_order, json!({"status": "failed", "message": "no capacity"}))
+        .await
+        .expect(200);
+    assert_eq!(failed.body["type"], "app.scale");
+
+    // Bad input: an unknown status, a long message, a missing order, a malformed id.
+    let bad = report(order_id.clone(), json!({"status": "finished"}))
+        .await
+        .problem(422);
+    assert_eq!(bad.body["errors"][0]["field"], "status");
+    let long = "x".repeat(1001);
+    let bad = report(
+        scaled.body["order_id"].as_str().unwrap().to_owned(),
+        json!({"status": "running", "message": long}),
+    )
+    .await
+    .problem(422);
+    assert_eq!(bad.body["errors"][0]["field"], "message");
+    let missing = report(uuid::Uuid::now_v7().to_string(), json!({"status": "running"}))
+        .await
+        .problem(404);
+    assert_eq!(missing.detail(), "request not found");
+    report("not-an-id".into(), json!({"status": "running"}))
+        .await
+        .problem(400);
+    app.post(
+        &format!("/internal/v1/requests/{order_id}/status"),
+        &ada.jwt,
+        json!({"status": "done"}),
+    )
+    .await
+    .problem(401);
+
+    // The timeline: each move, and the order behind every event an order caused.
+    let events = app.get("/v1/apps/web/events?limit=50", &ada.jwt).await.expect(200);
+    let moves: Vec<(String, String)> = events
+        .items()
+        .iter()
+        .filter(|e| e["type"] == "request.status_changed")
+        .map(|e| {
+            assert_eq!(e["actor"], Value::Null);
+            (
+                e["data"]["from"].as_str().unwrap().into(),
+                e["data"]["to"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        [("queued", "failed"), ("running", "done"), ("queued", "running")].map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    let orders = app
+        .call(Method::GET, "/internal/v1/orders", Some(PLATFORM_TOKEN), None)
+        .await
+        .expect(200);
+    let order_of = |kind: &str| {
+        orders
+            .items()
+            .iter()
+            .find(|o| o["type"] == kind)
+            .map(|o| o["id"].clone())
+            .unwrap()
+    };
+    let event_of = |kind: &str| events.items().iter().find(|e| e["type"] == kind).unwrap().clone();
+    assert_eq!(
+        event_of("app.restart_requested")["data"]["order_id"],
+        order_of("app.restart")
+    );
+    assert_eq!(
+        event_of("app.scale_requested")["data"]["order_id"],
+        order_of("app.scale")
+    );
+    let provisioned = event_of("addon.provisioned");
+    assert_eq!(provisioned["data"]["order_id"], order_of("addon.provision"));
+    assert_eq!(provisioned["data"]["addon_id"], addon_id.as_str());
+    // An add-on request is a request like any other.
+    let id = order_of("addon.provision").as_str().unwrap().to_owned();
+    let running = report(id, json!({"status": "running"})).await.expect(200);
+    assert_eq!(running.body["target_id"], addon_id.as_str());
+}

@@ -1,0 +1,239 @@
+//! Every order kind and event type, declared once with what its `data` holds.
+//!
+//! Orders are what rolegate asks of the outside world (the platform's webhook today), events
+//! are the app's timeline. Both are stored as their wire names; the store takes only these
+//! enums, so a kind cannot be misspelt at one call site, and `docs/platform.md`'s order table
+//! and `docs/api.md`'s event table are generated from here (a test fails when stale).
+
+use std::fmt::Write;
+
+/// Which dispatcher delivers an outbox row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// Signed JSON POSTs to the platform's webhook, also listed by `GET /internal/v1/orders`.
+    Platform,
+}
+
+impl Channel {
+    /// Every channel.
+    pub const ALL: [Channel; 1] = [Channel::Platform];
+
+    /// The name stored in the outbox's `channel` column.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Channel::Platform => "platform",
+        }
+    }
+}
+
+macro_rules! order_kinds {
+    ($($variant:ident => $name:literal, asked_by: $asked:literal, data: $data:literal, does: $does:literal;)*) => {
+        /// An order for the platform. The set is closed.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum OrderKind {
+            $(#[doc = $does] $variant,)*
+        }
+
+        impl OrderKind {
+            /// Every order kind, in the order of the docs.
+            pub const ALL: &'static [OrderKind] = &[$(OrderKind::$variant,)*];
+
+            /// The wire name (`type` of the order).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(OrderKind::$variant => $name,)*
+                }
+            }
+
+            /// The routes that queue it.
+            pub const fn asked_by(self) -> &'static str {
+                match self {
+                    $(OrderKind::$variant => $asked,)*
+                }
+            }
+
+            /// What its `data` holds.
+            pub const fn data(self) -> &'static str {
+                match self {
+                    $(OrderKind::$variant => $data,)*
+                }
+            }
+
+            /// What the platform does with it.
+            pub const fn does(self) -> &'static str {
+                match self {
+                    $(OrderKind::$variant => $does,)*
+                }
+            }
+        }
+    };
+}
+
+macro_rules! event_kinds {
+    ($($variant:ident => $name:literal: $data:literal;)*) => {
+        /// A type of event on an app's timeline. The set is closed.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $(#[doc = $data] $variant,)*
+        }
+
+        impl EventKind {
+            /// Every event type, in the order of the docs.
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant,)*];
+
+            /// The wire name (`type` of the event).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(EventKind::$variant => $name,)*
+                }
+            }
+
+            /// What its `data` holds.
+            pub const fn data(self) -> &'static str {
+                match self {
+                    $(EventKind::$variant => $data,)*
+                }
+            }
+        }
+    };
+}
+
+order_kinds! {
+    DeploymentCreate => "deployment.create",
+        asked_by: "`POST /v1/apps/{app}/deployments`, `POST …/deployments/redeploy`",
+        data: "`deployment_id`, `git_ref`, `kind` (`deploy` or `redeploy`), `requested_by` (`{id, email}`)",
+        does: "Build and run `git_ref`; report progress to [`/internal/v1/deployments/{deployment_id}/status`](#post-internalv1deploymentsidstatus).";
+    AppRestart => "app.restart",
+        asked_by: "`POST /v1/apps/{app}/restart`",
+        data: "`{}`",
+        does: "Restart every container of the app; report progress to [`/internal/v1/requests/{order_id}/status`](#post-internalv1requestsidstatus).";
+    AppScale => "app.scale",
+        asked_by: "`POST /v1/apps/{app}/scale`",
+        data: "`containers` (the lines the member set), `formation` (the app's whole new formation: `containers` merged into the formation stored at that moment; concurrent scales are serialised, so two of different types both land)",
+        does: "Run `formation`: for each `{type, amount, size}`, `amount` containers of `size`.";
+    DeploymentResetCache => "deployment.reset_cache",
+        asked_by: "`DELETE /v1/apps/{app}/caches/deployment`",
+        data: "`{}`",
+        does: "Drop the app's build cache; report progress to [`/internal/v1/requests/{order_id}/status`](#post-internalv1requestsidstatus).";
+    AddonProvision => "addon.provision",
+        asked_by: "`POST /v1/apps/{app}/addons`",
+        data: "`addon_id`, `provider`, `plan`",
+        does: "Create the add-on; report it with [`/internal/v1/addons/{addon_id}/provisioned`](#post-internalv1addonsidprovisioned).";
+    AddonChangePlan => "addon.change_plan",
+        asked_by: "`PATCH /v1/apps/{app}/addons/{id}`",
+        data: "`addon_id`, `provider`, `from`, `to` (plans)",
+        does: "Move the add-on to plan `to`; report it ready again with `/provisioned`.";
+    AddonDeprovision => "addon.deprovision",
+        asked_by: "`DELETE /v1/apps/{app}/addons/{id}`",
+        data: "`addon_id`, `provider`",
+        does: "Destroy the add-on (rolegate has already removed it).";
+    AppRename => "app.rename",
+        asked_by: "`POST /v1/apps/{app}/rename`",
+        data: "`from`, `to` (names)",
+        does: "Route the app under its new name. `app.name` of the order is `from`; `app.id` does not change.";
+    AppDelete => "app.delete",
+        asked_by: "`DELETE /v1/apps/{app}`",
+        data: "`name`",
+        does: "Tear the app down, its add-ons included: rolegate has already deleted the app with its add-ons, and sends no `addon.deprovision` for them.";
+}
+
+event_kinds! {
+    AppCreated => "app.created": "`name`, `default_branch`";
+    AppUpdated => "app.updated": "`default_branch`: `{from, to}`";
+    AppRenamed => "app.renamed": "`from`, `to`, `order_id` (the `app.rename` order)";
+    AppTransferred => "app.transferred": "`from`, `to`: each `{id, email}`";
+    AppDeleted => "app.deleted": "`name`, `order_id` (the `app.delete` order)";
+    CollaboratorInvited => "collaborator.invited": "`invitation_id`, `email`, `role`, `access_expires_at` (`null` for permanent access)";
+    CollaboratorInvitationRevoked => "collaborator.invitation_revoked": "`invitation_id`, `email`, `role`";
+    CollaboratorAccepted => "collaborator.accepted": "`invitation_id`, `collaborator_id`, `user_id`, `email`, `role`";
+    CollaboratorDeclined => "collaborator.declined": "`invitation_id`, `email`, `role`";
+    CollaboratorRoleChanged => "collaborator.role_changed": "`collaborator_id`, `user_id`, `email`, `previous_role`, `role`; and `\"via\": \"access_review\"` when made by [`POST /v1/access-review/apply`](#post-v1access-reviewapply)";
+    CollaboratorAccessExpiryChanged => "collaborator.access_expiry_changed": "`collaborator_id`, `user_id`, `email`, `previous_access_expires_at`, `access_expires_at` (either `null` for permanent access)";
+    CollaboratorRemoved => "collaborator.removed": "`collaborator_id`, `user_id`, `email`, `role`; when made by [`POST /v1/access-review/apply`](#post-v1access-reviewapply): `previous_role` instead of `role`, and `\"via\": \"access_review\"`";
+    CollaboratorLeft => "collaborator.left": "`collaborator_id`, `user_id`, `email`, `role`";
+    CollaboratorExpired => "collaborator.expired": "`collaborator_id`, `user_id`, `email`, `role`, `access_expires_at`; `actor` is `null`: time-bound access ended and the membership was removed";
+    VariableSet => "variable.set": "`name`; `value` only for callers holding `variables.read_values`, and only until the variable is removed (see [Values in the timeline](#values-in-the-timeline))";
+    VariableRemoved => "variable.removed": "`name`";
+    DeploymentRequested => "deployment.requested": "`deployment_id`, `git_ref`, `kind` (`deploy` or `redeploy`), `requested_by` (`{id, email}`), `order_id` (the `deployment.create` order)";
+    DeploymentStatusChanged => "deployment.status_changed": "`deployment_id`, `from`, `to`; `actor` is `null` (the platform reported it)";
+    DeploymentCacheResetRequested => "deployment.cache_reset_requested": "`order_id`";
+    AppRestartRequested => "app.restart_requested": "`order_id`";
+    AppScaleRequested => "app.scale_requested": "`containers` (as requested), `formation` (the result), `order_id`";
+    RequestStatusChanged => "request.status_changed": "`order_id`, `type` (the order's type), `from`, `to` (`queued`, `running`, `done` or `failed`), `message` (the platform's, or `null`); `actor` is `null` (the platform reported it)";
+    AddonProvisioned => "addon.provisioned": "`addon_id`, `provider`, `plan`, `order_id`: a member **asked** for the add-on (it is not running yet)";
+    AddonReady => "addon.ready": "`addon_id`, `provider`, `plan`; `actor` is `null` (the platform reported it running)";
+    AddonChanged => "addon.changed": "`addon_id`, `provider`, `from`, `to` (plans), `order_id`";
+    AddonRemoved => "addon.removed": "`addon_id`, `provider`, `order_id`";
+    AddonCredentialsRead => "addon.credentials_read": "`addon_id`, `provider`: who read the credentials, and when";
+    AccessDenied => "access.denied": "`method`, `route` (the path pattern, such as `/v1/apps/{app}/collaborators`), `permission`, `role`, `reason` (`role_lacks_permission`, `token_scope_lacks_permission` or `token_scope_excludes_app`): a member was refused (`403`) by their role or their token's scope. At most one a minute per membership and replica: further refusals within the minute are not recorded. Non-members (`404`) and expired members are not recorded here.";
+}
+
+impl OrderKind {
+    /// The dispatcher that delivers it.
+    pub const fn channel(self) -> Channel {
+        Channel::Platform
+    }
+}
+
+/// The order table of `docs/platform.md`.
+pub fn orders_markdown() -> String {
+    let mut out = String::from("| `type` | asked by | `data` | what the platform does |\n|---|---|---|---|\n");
+    for kind in OrderKind::ALL {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} |",
+            kind.as_str(),
+            kind.asked_by(),
+            kind.data(),
+            kind.does()
+        );
+    }
+    out
+}
+
+/// The event table of `docs/api.md`.
+pub fn events_markdown() -> String {
+    let mut out = String::from("| `type` | `data` |\n|---|---|\n");
+    for kind in EventKind::ALL {
+        let _ = writeln!(out, "| `{}` | {} |", kind.as_str(), kind.data());
+    }
+    out
+}
+
+/// The generated sections of the docs: (file, section name, content). Each stands in its
+/// file between `<!-- generated: NAME -->` and `<!-- end: NAME -->`.
+pub fn doc_sections() -> [(&'static str, &'static str, String); 2] {
+    [
+        ("docs/platform.md", "order-kinds", orders_markdown()),
+        ("docs/api.md", "event-types", events_markdown()),
+    ]
+}
+
+/// `text` with each generated section of `file` replaced by its current content.
+pub fn render_sections(file: &str, text: &str) -> String {
+    let mut text = text.to_owned();
+    for (f, name, content) in doc_sections() {
+        if f != file {
+            continue;
+        }
+        let begin = format!("<!-- generated: {name} (src/kinds.rs; `cargo run -- docs` rewrites it) -->\n");
+        let end = format!("<!-- end: {name} -->");
+        if let (Some(b), Some(e)) = (text.find(&begin), text.find(&end)) {
+            text.replace_range(b + begin.len()..e, &content);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let orders: std::collections::HashSet<_> = OrderKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(orders.len(), OrderKind::ALL.len());
+        let events: std::collections::HashSet<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(events.len(), EventKind::ALL.len());
+    }
+}

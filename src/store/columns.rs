@@ -1,0 +1,113 @@
+//! Column lists and joins the SQL of several aggregates shares, as string-literal macros
+//! so that `concat!` can build each statement at compile time.
+
+/// Columns of an app with its owner; pairs with [`app_from!`] and decodes as `AppRow`.
+macro_rules! app_columns {
+    () => {
+        "a.id, a.name, a.default_branch, a.created_at, a.updated_at, a.formation, \
+         ou.id as owner_id, ou.email as owner_email"
+    };
+}
+
+macro_rules! app_from {
+    () => {
+        " from apps a \
+          join collaborators o on o.app_id = a.id and o.role = 'owner' \
+          join users ou on ou.id = o.user_id "
+    };
+}
+
+macro_rules! caller_columns {
+    () => {
+        "u.id as user_id, u.email as user_email, u.name as user_name, \
+         u.created_at as user_created_at, t.id as token_id, t.last_used_at as token_last_used_at, \
+         t.scope_permissions, t.scope_apps"
+    };
+}
+
+macro_rules! live_token {
+    () => {
+        " and t.revoked_at is null and (t.expires_at is null or t.expires_at > $2)"
+    };
+}
+
+/// The access check behind every app route: the caller, the app, the caller's membership
+/// and when they last used the route's permission, in one round trip. `$1` is the
+/// credential, `$2` the time, `$3` the app, `$4` the permission.
+macro_rules! access_sql {
+    ($credential:literal, $app:literal) => {
+        concat!(
+            "select ",
+            $crate::store::columns::caller_columns!(),
+            ", \
+               a.id as app_id, a.name as app_name, a.default_branch, \
+               a.created_at as app_created_at, a.updated_at as app_updated_at, \
+               a.formation, ou.id as owner_id, ou.email as owner_email, \
+               m.id as membership_id, m.role as role, m.access_expires_at, \
+               m.last_used_at as membership_last_used_at, pu.last_used_at as permission_last_used_at \
+             from api_tokens t \
+             join users u on u.id = t.user_id \
+             left join apps a on ",
+            $app,
+            " \
+             left join collaborators m on m.app_id = a.id and m.user_id = u.id \
+             left join collaborators o on o.app_id = a.id and o.role = 'owner' \
+             left join users ou on ou.id = o.user_id \
+             left join permission_usage pu on pu.membership_id = m.id and pu.permission = $4 \
+             where ",
+            $credential,
+            $crate::store::columns::live_token!()
+        )
+    };
+}
+
+macro_rules! collaborator_select {
+    () => {
+        "select c.id, c.app_id, c.user_id, u.email, c.role, \
+                ib.id as invited_by_id, ib.email as invited_by_email, c.created_at, \
+                c.last_used_at, c.access_expires_at \
+         from collaborators c \
+         join users u on u.id = c.user_id \
+         left join users ib on ib.id = c.invited_by "
+    };
+}
+
+macro_rules! invitation_select {
+    () => {
+        "select i.id, i.app_id, a.name as app_name, i.email, i.role, i.status, \
+                ib.id as invited_by_id, ib.email as invited_by_email, i.created_at, i.expires_at, \
+                i.access_expires_at \
+         from invitations i \
+         join apps a on a.id = i.app_id \
+         left join users ib on ib.id = i.invited_by "
+    };
+}
+
+macro_rules! deployment_columns {
+    () => {
+        "select id, app_id, git_ref, kind, status, requested_by, requested_by_email, created_at, finished_at from deployments "
+    };
+}
+
+macro_rules! addon_columns {
+    () => {
+        "id, app_id, provider, plan, status, created_at, updated_at"
+    };
+}
+
+macro_rules! order_columns {
+    () => {
+        "id, type, payload, created_at, attempts, delivered_at, last_error"
+    };
+}
+
+macro_rules! request_columns {
+    () => {
+        "id, app_id, type, target_id, status, message, order_id, created_at, updated_at"
+    };
+}
+
+pub(crate) use {
+    access_sql, addon_columns, app_columns, app_from, caller_columns, collaborator_select, deployment_columns,
+    invitation_select, live_token, order_columns, request_columns,
+};

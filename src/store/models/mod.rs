@@ -1,0 +1,27 @@
+//! What the store returns, and the flat rows it decodes them from, one file per aggregate.
+
+mod accounts;
+mod addons;
+mod apps;
+mod deployments;
+mod events;
+mod invitations;
+mod members;
+mod outbox;
+mod requests;
+mod review;
+mod telemetry;
+mod variables;
+
+pub use accounts::*;
+pub use addons::*;
+pub use apps::*;
+pub use deployments::*;
+pub use events::*;
+pub use invitations::*;
+pub use members::*;
+pub use outbox::*;
+pub use requests::*;
+pub use review::*;
+pub use telemetry::*;
+pub use variables::*;

@@ -1,0 +1,301 @@
+//! The SQL of [`AppStore`](crate::store::AppStore), compiled once for each backend:
+//! see `store/postgres.rs` and `store/sqlite.rs`.
+
+use super::{Backend, Db};
+use crate::store::columns::{access_sql, app_columns, app_from};
+
+impl Backend {
+    pub(super) async fn fetch_app(
+        conn: &mut <Db as sqlx::Database>::Connection,
+        id: uuid::Uuid,
+    ) -> crate::store::StoreResult<crate::store::App> {
+        let row: crate::store::models::AppRow =
+            sqlx::query_as(concat!("select ", app_columns!(), app_from!(), "where a.id = $1"))
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(row.into())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::store::AppStore for Backend {
+    async fn app_access(
+        &self,
+        credential: &crate::store::Credential,
+        app: &crate::store::AppRef,
+        permission: crate::authz::Permission,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::StoreResult<Option<(crate::store::Caller, Option<crate::store::AppAccess>)>> {
+        use crate::store::{AppRef, Credential};
+        let sql = match (credential, app) {
+            (Credential::Jwt { .. }, AppRef::Id(_)) => access_sql!("t.id = $1", "a.id = $3"),
+            (Credential::Jwt { .. }, AppRef::Name(_)) => access_sql!("t.id = $1", "a.name = $3"),
+            (Credential::ApiToken { .. }, AppRef::Id(_)) => access_sql!("t.token_hash = $1", "a.id = $3"),
+            (Credential::ApiToken { .. }, AppRef::Name(_)) => access_sql!("t.token_hash = $1", "a.name = $3"),
+        };
+        let query = sqlx::query_as(sql);
+        let query = match credential {
+            Credential::Jwt { token_id } => query.bind(*token_id),
+            Credential::ApiToken { hash } => query.bind(hash.to_vec()),
+        }
+        .bind(now);
+        let query = match app {
+            AppRef::Id(id) => query.bind(*id),
+            AppRef::Name(name) => query.bind(name.clone()),
+        }
+        .bind(permission.as_str());
+        let row: Option<crate::store::models::AccessRow> = query.fetch_optional(self.reader()).await?;
+        Ok(row.map(|r| r.split()))
+    }
+
+    async fn create_app(
+        &self,
+        owner: &crate::store::UserRef,
+        name: &crate::domain::AppName,
+        branch: &crate::domain::BranchName,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::StoreResult<crate::store::App> {
+        let id = uuid::Uuid::now_v7();
+        let mut tx = self.write_tx().await?;
+        sqlx::query("insert into apps (id, name, default_branch, created_at, updated_at) values ($1, $2, $3, $4, $4)")
+            .bind(id)
+            .bind(name.as_str())
+            .bind(branch.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "insert into collaborators (id, app_id, user_id, role, invited_by, created_at, updated_at) \
+             values ($1, $2, $3, 'owner', null, $4, $4)",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(id)
+        .bind(owner.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let data = serde_json::json!({ "name": name, "default_branch": branch });
+        let event = crate::store::NewEvent {
+            app_id: id,
+            app_name: name.as_str(),
+            actor: Some(owner),
+            kind: crate::kinds::EventKind::AppCreated,
+            data,
+            secret: None,
+            now,
+        };
+        Self::insert_event(&mut tx, event).await?;
+        let app = Self::fetch_app(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    async fn list_apps(
+        &self,
+        user_id: uuid::Uuid,
+        after: Option<&str>,
+        limit: u32,
+    ) -> crate::store::StoreResult<Vec<crate::store::AppWithRole>> {
+        let rows: Vec<crate::store::models::AppWithRoleRow> = sqlx::query_as(concat!(
+            "select ",
+            app_columns!(),
+            ", m.role",
+            app_from!(),
+            "join collaborators m on m.app_id = a.id \
+             where m.user_id = $1 and a.name > $2 order by a.name limit $3"
+        ))
+        .bind(user_id)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| crate::store::AppWithRole {
+                app: r.app.into(),
+                role: r.role,
+            })
+            .collect())
+    }
+
+    async fn update_app(
+        &self,
+        app: &crate::store::App,
+        branch: &crate::domain::BranchName,
+        actor: &crate::store::UserRef,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::StoreResult<crate::store::App> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("update apps set default_branch = $2, updated_at = $3 where id = $1")
+            .bind(app.id)
+            .bind(branch.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(crate::store::StoreError::NotFound);
+        }
+        let data = serde_json::json!({ "default_branch": { "from": app.default_branch, "to": branch } });
+        let event = crate::store::NewEvent {
+            app_id: app.id,
+            app_name: &app.name,
+            actor: Some(actor),
+            kind: crate::kinds::EventKind::AppUpdated,
+            data,
+            secret: None,
+            now,
+        };
+        Self::insert_event(&mut tx, event).await?;
+        let app = Self::fetch_app(&mut tx, app.id).await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    async fn rename_app(
+        &self,
+        app: &crate::store::App,
+        name: &crate::domain::AppName,
+        actor: &crate::store::UserRef,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::StoreResult<crate::store::App> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("update apps set name = $2, updated_at = $3 where id = $1")
+            .bind(app.id)
+            .bind(name.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(crate::store::StoreError::NotFound);
+        }
+        // The order names the app as it was (`app.name` is `from`); the event as it is now.
+        let order = crate::store::NewOrder {
+            kind: crate::kinds::OrderKind::AppRename,
+            data: serde_json::json!({ "from": app.name, "to": name }),
+        };
+        let order_id = Self::insert_order(&mut tx, Some(app), order, now).await?;
+        let event = crate::store::NewEvent {
+            app_id: app.id,
+            app_name: name.as_str(),
+            actor: Some(actor),
+            kind: crate::kinds::EventKind::AppRenamed,
+            data: serde_json::json!({ "from": app.name, "to": name, "order_id": order_id }),
+            secret: None,
+            now,
+        };
+        Self::insert_event(&mut tx, event).await?;
+        let app = Self::fetch_app(&mut tx, app.id).await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    async fn delete_app(
+        &self,
+        app: &crate::store::App,
+        actor: &crate::store::UserRef,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("delete from apps where id = $1")
+            .bind(app.id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(crate::store::StoreError::NotFound);
+        }
+        // The platform tears the app down; its earlier orders may still arrive, so
+        // receivers should ignore orders for an app they no longer run.
+        let order = crate::store::NewOrder {
+            kind: crate::kinds::OrderKind::AppDelete,
+            data: serde_json::json!({ "name": app.name }),
+        };
+        let order_id = Self::insert_order(&mut tx, Some(app), order, now).await?;
+        let event = crate::store::NewEvent {
+            app_id: app.id,
+            app_name: &app.name,
+            actor: Some(actor),
+            kind: crate::kinds::EventKind::AppDeleted,
+            data: serde_json::json!({ "name": app.name, "order_id": order_id }),
+            secret: None,
+            now,
+        };
+        Self::insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn transfer_app(
+        &self,
+        app: &crate::store::App,
+        actor: &crate::store::UserRef,
+        to: uuid::Uuid,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::StoreResult<crate::store::App> {
+        let mut tx = self.write_tx().await?;
+        // Serialises every ownership change of this app (Postgres; SQLite has one writer).
+        sqlx::query(concat!("select id from apps where id = $1", lock!()))
+            .bind(app.id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(crate::store::StoreError::NotFound)?;
+        // Demote first: the partial unique index allows one owner at a time.
+        let demoted = sqlx::query(
+            "update collaborators set role = 'collaborator', updated_at = $3 \
+             where app_id = $1 and user_id = $2 and role = 'owner'",
+        )
+        .bind(app.id)
+        .bind(actor.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if demoted.rows_affected() != 1 {
+            return Err(crate::store::StoreError::Conflict(
+                "only the current owner can transfer the app",
+            ));
+        }
+        let new_owner: Option<String> = sqlx::query_scalar(
+            "update collaborators set role = 'owner', updated_at = $3 \
+             where app_id = $1 and user_id = $2 and role <> 'owner' \
+             returning (select email from users where id = $2)",
+        )
+        .bind(app.id)
+        .bind(to)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(new_owner_email) = new_owner else {
+            return Err(crate::store::StoreError::NotFound);
+        };
+        let data = serde_json::json!({
+            "from": { "id": actor.id, "email": actor.email },
+            "to": { "id": to, "email": new_owner_email },
+        });
+        let event = crate::store::NewEvent {
+            app_id: app.id,
+            app_name: &app.name,
+            actor: Some(actor),
+            kind: crate::kinds::EventKind::AppTransferred,
+            data,
+            secret: None,
+            now,
+        };
+        Self::insert_event(&mut tx, event).await?;
+        let app = Self::fetch_app(&mut tx, app.id).await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    async fn app_by_ref(&self, app: &crate::store::AppRef) -> crate::store::StoreResult<Option<crate::store::App>> {
+        let query = match app {
+            crate::store::AppRef::Id(id) => {
+                sqlx::query_as(concat!("select ", app_columns!(), app_from!(), "where a.id = $1")).bind(*id)
+            }
+            crate::store::AppRef::Name(name) => {
+                sqlx::query_as(concat!("select ", app_columns!(), app_from!(), "where a.name = $1")).bind(name.clone())
+            }
+        };
+        let row: Option<crate::store::models::AppRow> = query.fetch_optional(self.reader()).await?;
+        Ok(row.map(Into::into))
+    }
+}
