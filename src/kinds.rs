@@ -165,6 +165,7 @@ event_kinds! {
     AddonChanged => "addon.changed": "`addon_id`, `provider`, `from`, `to` (plans), `order_id`";
     AddonRemoved => "addon.removed": "`addon_id`, `provider`, `order_id`";
     AddonCredentialsRead => "addon.credentials_read": "`addon_id`, `provider`: who read the credentials, and when";
+    ReviewAppSettingsChanged => "review_apps.settings_changed": "`key` (`review_apps`), `from`, `to` (the whole settings before and after)";
     AccessDenied => "access.denied": "`method`, `route` (the path pattern, such as `/v1/apps/{app}/collaborators`), `permission`, `role`, `reason` (`role_lacks_permission`, `token_scope_lacks_permission` or `token_scope_excludes_app`): a member was refused (`403`) by their role or their token's scope. At most one a minute per membership and replica: further refusals within the minute are not recorded. Non-members (`404`) and expired members are not recorded here.";
 }
 

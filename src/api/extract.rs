@@ -79,8 +79,17 @@ fn body_error(rejection: BytesRejection) -> ApiError {
     }
 }
 
-/// Deserialises JSON, telling syntax errors (400) from fields of the wrong shape (422).
+/// Deserialises a JSON object, telling syntax errors (400) from fields of the wrong shape
+/// (422). Every body of the API is an object: an array, a string, a number or a literal is
+/// refused as such, not read as a struct's fields in order (which serde would allow).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => Err(ApiError::invalid("", "the body must be a JSON object")),
+            Err(e) => Err(ApiError::BadRequest(format!("the body is not valid JSON: {e}"))),
+        };
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();

@@ -15,7 +15,9 @@ pub mod openapi;
 pub mod operations;
 pub mod requests;
 pub mod review;
+pub mod review_apps;
 pub mod roles;
+pub mod settings;
 pub mod telemetry;
 pub mod tokens;
 pub mod users;
@@ -23,11 +25,11 @@ pub mod variables;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{MethodFilter, MethodRouter, delete, get, patch, post};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::authz::routes::ROUTES;
+use crate::authz::routes::{ROUTES, Verb};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -37,7 +39,7 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     let declared = ROUTES
         .iter()
-        .filter_map(|spec| spec.request.map(|declared| (spec, declared)))
+        .filter_map(|spec| spec.declared.map(|declared| (spec, declared)))
         .fold(Router::new(), |router, (spec, declared)| {
             router.route(spec.path, (declared.mount)(spec.verb))
         });
@@ -132,6 +134,36 @@ pub fn routes() -> Router<AppState> {
             post(internal::addon_provisioned),
         )
         .route("/internal/v1/requests/{id}/status", post(requests::report_status))
+}
+
+/// A route whose handler is generic over a type (a platform request, a setting): what its
+/// line in the route table keeps to mount the handler and to describe it.
+#[derive(Clone, Copy, Debug)]
+pub struct Declared {
+    /// The handler, for a method.
+    pub mount: fn(Verb) -> MethodRouter<AppState>,
+    /// Its OpenAPI operation (before what the route table adds: summary, security, errors).
+    pub operation: fn() -> utoipa::openapi::path::Operation,
+    /// The schemas its operation refers to, by name.
+    pub schemas: fn() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+}
+
+/// `T`'s schema with those it refers to, named, for [`Declared::schemas`].
+pub fn schemas_of<T: utoipa::ToSchema>() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)> {
+    let mut schemas = vec![(T::name().into_owned(), T::schema())];
+    T::schemas(&mut schemas);
+    schemas
+}
+
+/// The method filter of a route table verb.
+pub fn method_filter(verb: Verb) -> MethodFilter {
+    match verb {
+        Verb::Get => MethodFilter::GET,
+        Verb::Post => MethodFilter::POST,
+        Verb::Put => MethodFilter::PUT,
+        Verb::Patch => MethodFilter::PATCH,
+        Verb::Delete => MethodFilter::DELETE,
+    }
 }
 
 /// `{"items": [...]}`, with `next_cursor` on paginated lists.

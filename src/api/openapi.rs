@@ -90,7 +90,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         doc.merge(part);
     }
     for spec in ROUTES {
-        if let Some(declared) = spec.request {
+        if let Some(declared) = spec.declared {
             let method = match spec.verb {
                 Verb::Get => HttpMethod::Get,
                 Verb::Post => HttpMethod::Post,
@@ -100,6 +100,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
             };
             doc.paths
                 .add_path_operation(spec.path, vec![method], (declared.operation)());
+            let components = doc.components.get_or_insert_with(Default::default);
+            components.schemas.extend((declared.schemas)());
         }
     }
     FromRouteTable.modify(&mut doc);
@@ -378,6 +380,7 @@ fn tag_of(path: &str) -> &'static str {
         ["v1", "apps", _, "restart" | "scale", ..] => "operations",
         ["v1", "apps", _, "logs" | "metrics", ..] => "telemetry",
         ["v1", "apps", _, "addons", ..] => "addons",
+        ["v1", "apps", _, "review-apps", ..] => "review_apps",
         ["v1", "apps", ..] => "apps",
         ["v1", "users", ..] => "users",
         ["v1", "tokens", ..] => "tokens",

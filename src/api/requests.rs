@@ -11,7 +11,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::routing::{MethodRouter, on};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -21,9 +21,9 @@ use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use uuid::Uuid;
 
-use super::IdParam;
 use super::extract::{Json, Path};
 use super::openapi::{AppPath, IdPath};
+use super::{Declared, IdParam, method_filter, schemas_of};
 use crate::authz::middleware::AppContext;
 use crate::authz::routes::Verb;
 use crate::error::{ApiError, ApiResult, Fields, Problem, ResultExt};
@@ -77,26 +77,12 @@ pub trait PlatformRequest: DeserializeOwned + Send + 'static {
     }
 }
 
-/// What the route table keeps of a declared request: how to mount its handler and how to
-/// describe it.
-#[derive(Clone, Copy, Debug)]
-pub struct Declared {
-    /// The order it queues.
-    pub order: OrderKind,
-    /// The handler, for a method.
-    pub mount: fn(Verb) -> MethodRouter<AppState>,
-    /// Its OpenAPI operation (before the route table's additions).
-    pub operation: fn() -> Operation,
-}
-
-impl Declared {
-    /// The declaration of `R`.
-    pub const fn of<R: PlatformRequest>() -> Declared {
-        Declared {
-            order: R::ORDER,
-            mount: mount::<R>,
-            operation: operation::<R>,
-        }
+/// The declaration of the request `R`, for its line in the route table.
+pub const fn declare<R: PlatformRequest>() -> Declared {
+    Declared {
+        mount: mount::<R>,
+        operation: operation::<R>,
+        schemas: schemas_of::<QueuedView>,
     }
 }
 
@@ -117,16 +103,6 @@ pub struct QueuedView {
 /// `QueuedView::status`: the one value it takes.
 fn queued_status() -> utoipa::openapi::Object {
     super::openapi::string_enum(["queued"], "Always `queued`: the platform has yet to act on the order.")
-}
-
-fn method_filter(verb: Verb) -> MethodFilter {
-    match verb {
-        Verb::Get => MethodFilter::GET,
-        Verb::Post => MethodFilter::POST,
-        Verb::Put => MethodFilter::PUT,
-        Verb::Patch => MethodFilter::PATCH,
-        Verb::Delete => MethodFilter::DELETE,
-    }
 }
 
 fn mount<R: PlatformRequest>(verb: Verb) -> MethodRouter<AppState> {

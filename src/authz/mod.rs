@@ -140,6 +140,8 @@ permissions! {
     AddonsRead => "addons.read": "List add-ons.",
     AddonsManage => "addons.manage": "Provision, change and remove add-ons.",
     DatabasesAccess => "databases.access": "Read database credentials.",
+    ReviewAppsConfigure => "review_apps.configure": "Change the review-app settings.",
+    ReviewAppsList => "review_apps.list": "List review apps (and read their settings).",
 }
 
 impl Permission {
@@ -231,6 +233,8 @@ const fn row(permission: Permission) -> Row {
         AddonsRead => grants(YES, YES, NO),
         AddonsManage => grants(YES, YES, NO),
         DatabasesAccess => grants(YES, YES, NO),
+        ReviewAppsConfigure => grants(YES, YES, NO),
+        ReviewAppsList => grants(YES, YES, YES),
     }
 }
 

@@ -8,9 +8,12 @@ use std::sync::LazyLock;
 use axum::http::Method;
 
 use super::{Permission, Role};
+use crate::api::Declared;
 use crate::api::deployments::ResetCache;
 use crate::api::operations::Restart;
-use crate::api::requests::{Declared, PlatformRequest};
+use crate::api::requests::{self, PlatformRequest};
+use crate::api::review_apps::ReviewAppSettings;
+use crate::api::settings::{self, AppSetting};
 
 /// An HTTP method, as a `Copy` value a `static` table can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -104,8 +107,9 @@ pub struct RouteSpec {
     pub access: Access,
     /// One line for the docs.
     pub summary: &'static str,
-    /// For a platform request declared here: its generic handler and OpenAPI operation.
-    pub request: Option<Declared>,
+    /// For a route declared by a type (a platform request, a setting): its generic handler
+    /// and OpenAPI operation.
+    pub declared: Option<Declared>,
 }
 
 const fn route(verb: Verb, path: &'static str, access: Access, summary: &'static str) -> RouteSpec {
@@ -114,7 +118,7 @@ const fn route(verb: Verb, path: &'static str, access: Access, summary: &'static
         path,
         access,
         summary,
-        request: None,
+        declared: None,
     }
 }
 
@@ -131,13 +135,35 @@ const fn request<R: PlatformRequest>(
         path,
         access: Access::App(permission),
         summary,
-        request: Some(Declared::of::<R>()),
+        declared: Some(requests::declare::<R>()),
     }
 }
 
 use Access::*;
 use Permission::*;
 use Verb::*;
+
+/// A setting `S` (see [`crate::api::settings`]): read at `path` with `permission`.
+const fn read_setting<S: AppSetting>(path: &'static str, permission: Permission, summary: &'static str) -> RouteSpec {
+    RouteSpec {
+        verb: Verb::Get,
+        path,
+        access: Access::App(permission),
+        summary,
+        declared: Some(settings::declare_read::<S>()),
+    }
+}
+
+/// A setting `S` (see [`crate::api::settings`]): replaced at `path` with `permission`.
+const fn write_setting<S: AppSetting>(path: &'static str, permission: Permission, summary: &'static str) -> RouteSpec {
+    RouteSpec {
+        verb: Verb::Put,
+        path,
+        access: Access::App(permission),
+        summary,
+        declared: Some(settings::declare_write::<S>()),
+    }
+}
 
 /// Every route of the service and what it needs.
 #[rustfmt::skip]
@@ -198,6 +224,8 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Patch, "/v1/apps/{app}/addons/{id}", App(AddonsManage), "Change an add-on's plan."),
     route(Delete, "/v1/apps/{app}/addons/{id}", App(AddonsManage), "Remove an add-on."),
     route(Get, "/v1/apps/{app}/addons/{id}/credentials", App(DatabasesAccess), "An add-on's connection URL and user."),
+    read_setting::<ReviewAppSettings>("/v1/apps/{app}/review-apps/settings", ReviewAppsList, "The review-app settings."),
+    write_setting::<ReviewAppSettings>("/v1/apps/{app}/review-apps/settings", ReviewAppsConfigure, "Change the review-app settings."),
     route(Get, "/internal/v1/orders", Platform, "Orders not yet delivered."),
     route(Post, "/internal/v1/orders/{id}/ack", Platform, "Mark an order done (for a platform that polls)."),
     route(Post, "/internal/v1/deployments/{id}/status", Platform, "Report a deployment's status and output."),

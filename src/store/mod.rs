@@ -22,6 +22,7 @@ mod outbox;
 pub mod postgres;
 mod requests;
 mod review;
+mod settings;
 #[allow(clippy::duplicate_mod)]
 pub mod sqlite;
 mod telemetry;
@@ -44,6 +45,7 @@ pub use models::*;
 pub use outbox::OutboxStore;
 pub use requests::RequestStore;
 pub use review::ReviewStore;
+pub use settings::SettingStore;
 pub use telemetry::TelemetryStore;
 pub use variables::VariableStore;
 
@@ -177,6 +179,7 @@ pub trait Store:
     + RequestStore
     + TelemetryStore
     + AddonStore
+    + SettingStore
     + OutboxStore
     + Send
     + Sync

@@ -92,6 +92,8 @@ mod outbox;
 mod requests;
 #[path = "sql/review.rs"]
 mod review;
+#[path = "sql/settings.rs"]
+mod settings;
 #[path = "sql/shared.rs"]
 mod shared;
 #[path = "sql/telemetry.rs"]

@@ -362,7 +362,7 @@ async fn roles_list_the_matrix(backend: Backend) {
     let roles = app.get("/v1/roles", &ada.jwt).await.expect(200);
     let names: Vec<_> = roles.column("name");
     assert_eq!(names, ["owner", "collaborator", "limited_collaborator"]);
-    assert_eq!(roles.body["items"][0]["permissions"].as_array().unwrap().len(), 24);
+    assert_eq!(roles.body["items"][0]["permissions"].as_array().unwrap().len(), 26);
 
     let limited = app.get("/v1/roles/limited_collaborator", &ada.jwt).await.expect(200);
     assert_eq!(
@@ -376,7 +376,8 @@ async fn roles_list_the_matrix(backend: Backend) {
             "logs.read",
             "metrics.read",
             "events.read",
-            "variables.list_names"
+            "variables.list_names",
+            "review_apps.list"
         ])
     );
     let collaborator = app.get("/v1/roles/collaborator", &ada.jwt).await.expect(200);
@@ -386,7 +387,7 @@ async fn roles_list_the_matrix(backend: Backend) {
         .iter()
         .map(|p| p.as_str().unwrap())
         .collect();
-    assert_eq!(perms.len(), 21);
+    assert_eq!(perms.len(), 23);
     for owner_only in ["app.rename", "app.delete", "app.transfer"] {
         assert!(!perms.contains(&owner_only));
     }

@@ -18,4 +18,5 @@ mod platform;
 mod properties;
 mod races;
 mod resources;
+mod settings;
 mod state_machine;

@@ -10,6 +10,7 @@ mod members;
 mod outbox;
 mod requests;
 mod review;
+mod settings;
 mod telemetry;
 mod variables;
 
@@ -23,5 +24,6 @@ pub use members::*;
 pub use outbox::*;
 pub use requests::*;
 pub use review::*;
+pub use settings::*;
 pub use telemetry::*;
 pub use variables::*;

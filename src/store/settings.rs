@@ -1,0 +1,24 @@
+//! App settings: small configuration objects stored as data, one row per app and key.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{App, NewSetting, StoreResult, UserRef};
+
+/// App settings.
+#[async_trait]
+pub trait SettingStore: Send + Sync {
+    /// The stored value of one setting, if it was ever set.
+    async fn setting(&self, app_id: Uuid, key: &str) -> StoreResult<Option<serde_json::Value>>;
+
+    /// Replaces a setting and writes its event (`from`, `to`, and `order_id` when it orders
+    /// the platform) and its order, in one transaction. Returns the order's id, if any.
+    async fn put_setting(
+        &self,
+        app: &App,
+        setting: NewSetting,
+        actor: &UserRef,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Uuid>>;
+}
