@@ -108,7 +108,7 @@ async fn create_user(config: Config, email: &str, name: Option<&str>, password_s
         std::io::stdin().read_to_string(&mut raw)?;
         let password =
             Password::parse(raw.trim_end_matches(['\r', '\n']).to_owned()).map_err(|m| format!("password {m}"))?;
-        Some(password::hash(password).await?)
+        Some(password::hash(&tokio::sync::Semaphore::new(1), password).await?)
     } else {
         None
     };
@@ -119,6 +119,9 @@ async fn create_user(config: Config, email: &str, name: Option<&str>, password_s
         email: &email,
         name: name.as_ref().map(Label::as_str),
         password_hash: password_hash.as_deref(),
+        // An administrator typed the address.
+        email_verified: true,
+        link: None,
         now,
     };
     let user = store.create_user(new).await.on_conflict(EMAIL_TAKEN)?;
@@ -126,7 +129,7 @@ async fn create_user(config: Config, email: &str, name: Option<&str>, password_s
         store.as_ref(),
         user.id,
         "created by rolegate users create",
-        None,
+        Some(now + chrono::TimeDelta::days(config.accounts.token_max_days)),
         &Default::default(),
         now,
     )

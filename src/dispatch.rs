@@ -54,6 +54,12 @@ pub trait Sender: Send + Sync + 'static {
 
     /// The delay before the second attempt; it doubles for each further one, up to an hour.
     fn backoff_base(&self) -> Duration;
+
+    /// What the outbox keeps of an order once it is delivered, when not all of it (a mail's
+    /// text holds a single-use link).
+    fn redacted(&self, _order: &Order) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// The platform's channel: signed JSON POSTs to its webhook.
@@ -100,10 +106,20 @@ impl Sender for Webhook {
 /// had not sent yet (so another replica sends them at once, not when the lease ends) and
 /// returns.
 pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    let platform = spawn_platform(&state, stop.clone());
+    let mail = spawn_mail(&state, stop);
+    tokio::spawn(async move {
+        for handle in [platform, mail].into_iter().flatten() {
+            let _ = handle.await;
+        }
+    })
+}
+
+fn spawn_platform(state: &AppState, stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
     let platform = &state.config.platform;
     let (Some(url), Some(secret)) = (platform.webhook_url.clone(), platform.secret.clone()) else {
         tracing::info!("ROLEGATE_PLATFORM_WEBHOOK_URL is unset: orders stay queued in the outbox");
-        return tokio::spawn(async {});
+        return None;
     };
     let client = match reqwest::Client::builder()
         .timeout(DELIVERY_TIMEOUT)
@@ -115,7 +131,7 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
         Ok(client) => client,
         Err(err) => {
             tracing::error!(error = %err, "cannot build the HTTP client; orders stay queued");
-            return tokio::spawn(async {});
+            return None;
         }
     };
     let webhook = Webhook {
@@ -124,7 +140,19 @@ pub fn spawn(state: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
         secret,
         backoff: platform.dispatch_backoff,
     };
-    run(state, webhook, stop)
+    Some(run(state.clone(), webhook, stop))
+}
+
+fn spawn_mail(state: &AppState, stop: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
+    // Start-up already warned, once, what an unset ROLEGATE_SMTP_URL disables.
+    let config = state.config.accounts.mail.as_ref()?;
+    match crate::mail::Mailer::new(config, state.secrets.clone(), state.config.platform.dispatch_backoff) {
+        Ok(mailer) => Some(run(state.clone(), mailer, stop)),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot build the SMTP client; mail stays queued");
+            None
+        }
+    }
 }
 
 /// The dispatch loop of one channel.
@@ -186,10 +214,14 @@ impl<S: Sender> Dispatcher<S> {
         let recorded = match self.sender.send(&order, self.state.clock.now()).await {
             Ok(()) => {
                 tracing::info!(order_id = %order.id, kind = %order.kind, "order delivered");
-                store
+                let delivered = store
                     .order_delivered(S::CHANNEL, order.id, self.state.clock.now())
                     .await
-                    .map(drop)
+                    .map(drop);
+                match self.sender.redacted(&order) {
+                    Some(payload) if delivered.is_ok() => store.redact_order(order.id, &payload).await,
+                    _ => delivered,
+                }
             }
             Err(error) => {
                 let delay = backoff(self.sender.backoff_base(), order.attempts);

@@ -55,6 +55,11 @@ pub enum ApiError {
     /// 403 for any other reason.
     #[error("{0}")]
     Forbidden(String),
+    /// 403: the route needs an address its owner proved.
+    #[error(
+        "verify your email address first: open the link of the verification mail (or ask for a new one with POST /v1/users/self/verify-email/resend)"
+    )]
+    EmailUnverified,
     /// 404.
     #[error("{0}")]
     NotFound(&'static str),
@@ -79,6 +84,9 @@ pub enum ApiError {
     /// 422 with one entry per bad field.
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
+    /// 429: too many failed attempts; retry after the given number of seconds.
+    #[error("too many failed sign-in attempts; retry in {0} seconds")]
+    Throttled(u64),
     /// 503: the store is unreachable or saturated; retry shortly.
     #[error("the service is temporarily unavailable, retry shortly")]
     Unavailable,
@@ -103,9 +111,10 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) | ApiError::BadBasicCredentials(_) => StatusCode::UNAUTHORIZED,
-            ApiError::MissingPermission { .. } | ApiError::OutOfScope { .. } | ApiError::Forbidden(_) => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::MissingPermission { .. }
+            | ApiError::OutOfScope { .. }
+            | ApiError::Forbidden(_)
+            | ApiError::EmailUnverified => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -113,6 +122,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -125,6 +135,7 @@ impl ApiError {
             ApiError::MissingPermission { .. } => "missing-permission",
             ApiError::OutOfScope { .. } => "token-scope",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::EmailUnverified => "email-unverified",
             ApiError::NotFound(_) => "not-found",
             ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::Conflict(_) => "conflict",
@@ -132,6 +143,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Validation(_) => "validation",
+            ApiError::Throttled(_) => "throttled",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -208,6 +220,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::Throttled(seconds) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
             _ => {}
         }

@@ -12,16 +12,19 @@ use std::fmt::Write;
 pub enum Channel {
     /// Signed JSON POSTs to the platform's webhook, also listed by `GET /internal/v1/orders`.
     Platform,
+    /// Mail over SMTP; never shown to the platform.
+    Mail,
 }
 
 impl Channel {
     /// Every channel.
-    pub const ALL: [Channel; 1] = [Channel::Platform];
+    pub const ALL: [Channel; 2] = [Channel::Platform, Channel::Mail];
 
     /// The name stored in the outbox's `channel` column.
     pub const fn as_str(self) -> &'static str {
         match self {
             Channel::Platform => "platform",
+            Channel::Mail => "mail",
         }
     }
 }
@@ -70,28 +73,28 @@ macro_rules! order_kinds {
 }
 
 macro_rules! event_kinds {
-    ($($variant:ident => $name:literal: $data:literal;)*) => {
-        /// A type of event on an app's timeline. The set is closed.
+    ($(#[$doc:meta])* $kind:ident { $($variant:ident => $name:literal: $data:literal;)* }) => {
+        $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum EventKind {
+        pub enum $kind {
             $(#[doc = $data] $variant,)*
         }
 
-        impl EventKind {
-            /// Every event type, in the order of the docs.
-            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant,)*];
+        impl $kind {
+            /// Every type, in the order of the docs.
+            pub const ALL: &'static [$kind] = &[$($kind::$variant,)*];
 
             /// The wire name (`type` of the event).
             pub const fn as_str(self) -> &'static str {
                 match self {
-                    $(EventKind::$variant => $name,)*
+                    $($kind::$variant => $name,)*
                 }
             }
 
             /// What its `data` holds.
             pub const fn data(self) -> &'static str {
                 match self {
-                    $(EventKind::$variant => $data,)*
+                    $($kind::$variant => $data,)*
                 }
             }
         }
@@ -135,9 +138,31 @@ order_kinds! {
         asked_by: "`DELETE /v1/apps/{app}`",
         data: "`name`",
         does: "Tear the app down, its add-ons included: rolegate has already deleted the app with its add-ons, and sends no `addon.deprovision` for them.";
+    MailVerifyEmail => "mail.verify_email",
+        asked_by: "`POST /v1/users`, `POST /v1/users/self/verify-email/resend`",
+        data: "`to`, `subject`, `sealed_text`",
+        does: "(mail) A link that verifies the address: `ROLEGATE_PUBLIC_URL/verify-email#token=rgv_…`.";
+    MailInvitation => "mail.invitation",
+        asked_by: "`POST /v1/apps/{app}/invitations`",
+        data: "`to`, `subject`, `sealed_text`",
+        does: "(mail) The invitation link: `ROLEGATE_PUBLIC_URL/invitations/accept#token=rgi_…`.";
+    MailPasswordReset => "mail.password_reset",
+        asked_by: "`POST /v1/users/password-reset`",
+        data: "`to`, `subject`, `sealed_text`",
+        does: "(mail) A one-hour link to set a new password: `ROLEGATE_PUBLIC_URL/password-reset#token=rgr_…`.";
+    MailAccountClaim => "mail.account_claim",
+        asked_by: "`POST /v1/users` with the address of an unverified account",
+        data: "`to`, `subject`, `sealed_text`",
+        does: "(mail) A one-hour link that lets the owner of the address take the unverified account over by setting a password.";
+    MailSecurityNotice => "mail.security_notice",
+        asked_by: "password changes and resets, `DELETE /v1/tokens`",
+        data: "`to`, `subject`, `sealed_text`",
+        does: "(mail) Tells the account's own address what changed.";
 }
 
 event_kinds! {
+/// A type of event on an app's timeline. The set is closed.
+EventKind {
     AppCreated => "app.created": "`name`, `default_branch`";
     AppUpdated => "app.updated": "`default_branch`: `{from, to}`";
     AppRenamed => "app.renamed": "`from`, `to`, `order_id` (the `app.rename` order)";
@@ -168,18 +193,50 @@ event_kinds! {
     ReviewAppSettingsChanged => "review_apps.settings_changed": "`key` (`review_apps`), `from`, `to` (the whole settings before and after)";
     AccessDenied => "access.denied": "`method`, `route` (the path pattern, such as `/v1/apps/{app}/collaborators`), `permission`, `role`, `reason` (`role_lacks_permission`, `token_scope_lacks_permission` or `token_scope_excludes_app`): a member was refused (`403`) by their role or their token's scope. At most one a minute per membership and replica: further refusals within the minute are not recorded. Non-members (`404`) and expired members are not recorded here.";
 }
+}
+
+event_kinds! {
+/// A type of entry of an account's own security history. The set is closed.
+SecurityEventKind {
+    SigninPassword => "signin.password": "`token_id`, `name`, `expires_at`: an API token was created with the password";
+    SigninFailed => "signin.failed": "a password check failed: `reason` (`wrong_password`, `throttled`)";
+    PasswordChanged => "password.changed": "`revoked_tokens`: how many API tokens it revoked";
+    PasswordReset => "password.reset": "`revoked_tokens`; a reset link set the password (and verified the address)";
+    AccountClaimed => "account.claimed": "`revoked_tokens`: the owner of the address took over an unverified account";
+    TokenCreated => "token.created": "`token_id`, `name`, `expires_at`: a token made without the password (`rolegate users create`)";
+    TokenRevoked => "token.revoked": "`token_id`";
+    TokensRevoked => "tokens.revoked": "`revoked_tokens`: every API token (and JWT) of the account was revoked";
+    EmailVerified => "email.verified": "`email`, `via` (`link` or `invitation`)";
+    VerificationSent => "email.verification_sent": "`email`";
+}
+}
 
 impl OrderKind {
     /// The dispatcher that delivers it.
     pub const fn channel(self) -> Channel {
-        Channel::Platform
+        match self {
+            OrderKind::MailVerifyEmail
+            | OrderKind::MailInvitation
+            | OrderKind::MailPasswordReset
+            | OrderKind::MailAccountClaim
+            | OrderKind::MailSecurityNotice => Channel::Mail,
+            OrderKind::DeploymentCreate
+            | OrderKind::AppRestart
+            | OrderKind::AppScale
+            | OrderKind::DeploymentResetCache
+            | OrderKind::AddonProvision
+            | OrderKind::AddonChangePlan
+            | OrderKind::AddonDeprovision
+            | OrderKind::AppRename
+            | OrderKind::AppDelete => Channel::Platform,
+        }
     }
 }
 
-/// The order table of `docs/platform.md`.
+/// The order table of `docs/platform.md`: the platform's channel only.
 pub fn orders_markdown() -> String {
     let mut out = String::from("| `type` | asked by | `data` | what the platform does |\n|---|---|---|---|\n");
-    for kind in OrderKind::ALL {
+    for kind in OrderKind::ALL.iter().filter(|k| k.channel() == Channel::Platform) {
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} |",
@@ -201,12 +258,22 @@ pub fn events_markdown() -> String {
     out
 }
 
+/// The table of security event types of `docs/api.md`.
+pub fn security_events_markdown() -> String {
+    let mut out = String::from("| `type` | `data` |\n|---|---|\n");
+    for kind in SecurityEventKind::ALL {
+        let _ = writeln!(out, "| `{}` | {} |", kind.as_str(), kind.data());
+    }
+    out
+}
+
 /// The generated sections of the docs: (file, section name, content). Each stands in its
 /// file between `<!-- generated: NAME -->` and `<!-- end: NAME -->`.
-pub fn doc_sections() -> [(&'static str, &'static str, String); 2] {
+pub fn doc_sections() -> [(&'static str, &'static str, String); 3] {
     [
         ("docs/platform.md", "order-kinds", orders_markdown()),
         ("docs/api.md", "event-types", events_markdown()),
+        ("docs/api.md", "security-event-types", security_events_markdown()),
     ]
 }
 

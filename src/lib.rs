@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod error;
 pub mod kinds;
+pub mod mail;
 pub mod secrets;
 mod server;
 pub mod state;

@@ -99,9 +99,9 @@ pub async fn serve(
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut dispatcher = crate::dispatch::spawn(state.clone(), stopping);
     let sweeper = crate::sweep::spawn(state.clone());
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // The peer address is the client's, unless a trusted proxy says otherwise.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     // The dispatcher finishes the delivery in flight and gives back the rest of its batch.
     // Cut off past the wait, an order is still not lost: it is retried once its lease ends.
     let _ = stop.send(true);
@@ -135,7 +135,16 @@ pub async fn build_state(
         }
     };
     let jwt = JwtKeys::new(&secret, config.jwt_ttl);
+    if config.accounts.mail.is_none() {
+        tracing::warn!(
+            "ROLEGATE_SMTP_URL is unset: no mail is sent, so addresses cannot be verified (listing one's invitations \
+             and accepting them by id stay closed; invitation links still work), invitations and password resets \
+             are not mailed, and security notices are not sent"
+        );
+    }
+    let hashing = Arc::new(tokio::sync::Semaphore::new(config.accounts.hash_concurrency));
     Ok(AppState {
+        hashing,
         store,
         jwt: Arc::new(jwt),
         config: Arc::new(config),

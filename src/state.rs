@@ -24,4 +24,7 @@ pub struct AppState {
     pub secrets: Arc<SecretBox>,
     /// Rate limit of `access.denied` events.
     pub denials: Arc<DenialLimiter>,
+    /// Password hashes computed at once (`ROLEGATE_HASH_CONCURRENCY`): argon2 takes 19 MiB
+    /// and a core's worth of time each, so an unbounded number would exhaust the machine.
+    pub hashing: Arc<tokio::sync::Semaphore>,
 }

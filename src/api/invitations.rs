@@ -12,12 +12,14 @@ use super::collaborators::grantable;
 use super::extract::{Json, Path};
 use super::openapi::{AppIdPath, AppPath, IdPath};
 use super::{IdParam, Items};
+use crate::auth::client::ClientAddr;
 use crate::auth::token;
 use crate::authz::middleware::AppContext;
 use crate::domain::Email;
 use crate::error::{ApiError, ApiResult, Problem, ResultExt};
+use crate::kinds::SecurityEventKind;
 use crate::state::AppState;
-use crate::store::{Accepted, Caller, Collaborator, Invitation, NewInvitation};
+use crate::store::{Accepted, Caller, Collaborator, Invitation, NewInvitation, NewSecurityEvent};
 
 /// Body of `POST /v1/apps/{app}/invitations`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -63,7 +65,19 @@ pub async fn create(
     if let Some(at) = body.access_expires_at {
         super::collaborators::future("access_expires_at", at, now)?;
     }
+    // A fragment, so the token never reaches a server log when the link is opened.
+    let invitation_link = format!("{}/invitations/accept#token={secret}", state.config.public_url);
+    let inviter = &ctx.caller.user;
+    let mail = match &state.config.accounts.mail {
+        Some(_) => {
+            let from = inviter.name.as_deref().unwrap_or(&inviter.email);
+            let mail = crate::mail::invitation(email.as_str(), &ctx.app.name, from, role.as_str(), &invitation_link);
+            Some(mail.seal(&state.secrets).map_err(ApiError::internal)?)
+        }
+        None => None,
+    };
     let new = NewInvitation {
+        mail,
         id: Uuid::now_v7(),
         app: &ctx.app,
         email: &email,
@@ -76,8 +90,6 @@ pub async fn create(
     };
     let invitation = state.store.create_invitation(new).await?;
     tracing::info!(app_id = %ctx.app.id, invitation_id = %invitation.id, role = %role, "invitation sent");
-    // A fragment, so the token never reaches a server log when the link is opened.
-    let invitation_link = format!("{}/invitations/accept#token={secret}", state.config.public_url);
     Ok((
         StatusCode::CREATED,
         Json(CreatedInvitation {
@@ -198,13 +210,30 @@ const SOMEONE_ELSE: &str = "this invitation was sent to another email address";
 pub async fn accept(
     State(state): State<AppState>,
     caller: Caller,
+    client: ClientAddr,
     Json(body): Json<TokenBody>,
 ) -> ApiResult<Json<Collaborator>> {
     let invitation = by_token(&state, &body.token).await?;
     if !addressed_to(&caller, &invitation) {
         return Err(ApiError::Forbidden(SOMEONE_ELSE.into()));
     }
-    accept_invitation(&state, &caller, invitation).await.map(Json)
+    let email = invitation.email.clone();
+    let member = accept_invitation(&state, &caller, invitation).await?;
+    // The token was sent to this address: whoever holds it proved the mailbox.
+    if !caller.user.email_verified {
+        let event = NewSecurityEvent {
+            user_id: caller.user.id,
+            kind: SecurityEventKind::EmailVerified,
+            client: Some(client.to_string()),
+            data: serde_json::json!({ "email": email, "via": "invitation" }),
+            now: state.clock.now(),
+        };
+        state
+            .store
+            .verify_email(caller.user.id, &caller.user.email, event)
+            .await?;
+    }
+    Ok(Json(member))
 }
 
 /// `POST /v1/invitations/decline`.
@@ -231,6 +260,7 @@ pub async fn decline(
     (status = 200, description = "Pending, unexpired invitations to the caller's email, newest first (one page, no `next_cursor`).", body = Items<Invitation>),
 ))]
 pub async fn mine(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<Invitation>>> {
+    verified(&caller)?;
     Ok(Json(Items::all(
         state
             .store
@@ -239,9 +269,20 @@ pub async fn mine(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
     )))
 }
 
+/// Invitations are found by address; until its owner proved the address, anyone could have
+/// typed it at sign-up, so by-address routes wait for the proof (a link holder has it).
+fn verified(caller: &Caller) -> ApiResult<()> {
+    if caller.user.email_verified {
+        Ok(())
+    } else {
+        Err(ApiError::EmailUnverified)
+    }
+}
+
 /// An invitation addressed to the caller; others' are "not found", not "forbidden".
 async fn own(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Invitation> {
     const NOT_YOURS: &str = "invitation not found";
+    verified(caller)?;
     let invitation = state
         .store
         .invitation_by_id(id)

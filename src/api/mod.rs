@@ -13,6 +13,7 @@ pub mod internal;
 pub mod invitations;
 pub mod openapi;
 pub mod operations;
+pub mod passwords;
 pub mod requests;
 pub mod review;
 pub mod review_apps;
@@ -25,7 +26,7 @@ pub mod variables;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{MethodFilter, MethodRouter, delete, get, patch, post};
+use axum::routing::{MethodFilter, MethodRouter, delete, get, patch, post, put};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -48,7 +49,13 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(health::ready))
         .route("/v1/openapi.json", get(openapi::spec))
         .route("/v1/users", post(users::create))
+        .route("/v1/users/verify-email", post(users::verify_email))
+        .route("/v1/users/password-reset", post(passwords::request_reset))
+        .route("/v1/users/password-reset/confirm", post(passwords::confirm_reset))
         .route("/v1/users/self", get(users::me))
+        .route("/v1/users/self/verify-email/resend", post(users::resend_verification))
+        .route("/v1/users/self/password", put(passwords::change))
+        .route("/v1/users/self/security-events", get(users::security_events))
         .route("/v1/users/self/access", get(access::mine))
         .route("/v1/access/check", post(access::check))
         .route("/v1/access-review", get(review::review))
@@ -60,7 +67,10 @@ pub fn routes() -> Router<AppState> {
             "/v1/users/self/invitations/{id}/decline",
             post(invitations::decline_mine),
         )
-        .route("/v1/tokens", post(tokens::create).get(tokens::list))
+        .route(
+            "/v1/tokens",
+            post(tokens::create).get(tokens::list).delete(tokens::revoke_all),
+        )
         .route("/v1/tokens/{id}", delete(tokens::revoke))
         .route("/v1/tokens/exchange", post(tokens::exchange))
         .route("/v1/roles", get(roles::list))

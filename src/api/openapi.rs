@@ -71,6 +71,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     for part in [
         users::Doc::openapi(),
+        passwords::Doc::openapi(),
         tokens::Doc::openapi(),
         roles::Doc::openapi(),
         access::Doc::openapi(),

@@ -2,19 +2,21 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::extract::{Json, OptionalJson, Path};
 use super::openapi::IdPath;
 use super::{IdParam, Items};
-use crate::auth::{self, password, token};
+use crate::auth::client::ClientAddr;
+use crate::auth::{self, links, password, throttle, token};
 use crate::authz::Permission;
 use crate::domain::{Email, Label};
-use crate::error::{ApiError, ApiResult, Fields, ResultExt};
+use crate::error::{ApiError, ApiResult, Fields, Problem, ResultExt};
+use crate::kinds::SecurityEventKind;
 use crate::state::AppState;
-use crate::store::{ApiToken, AppRef, Caller, Credential, NewToken, Store, TokenScope};
+use crate::store::{ApiToken, AppRef, Caller, Credential, NewSecurityEvent, NewToken, Store, TokenScope};
 
 /// Body of `POST /v1/tokens` (optional).
 #[derive(Default, Deserialize, utoipa::ToSchema)]
@@ -23,7 +25,8 @@ pub struct CreateToken {
     /// A label: 1 to 100 characters once trimmed, no control characters (default `api token`).
     #[schema(min_length = 1)]
     name: Option<String>,
-    /// When the token stops working; must be in the future. Omitted or `null`: never.
+    /// When the token stops working: in the future, and at most `ROLEGATE_TOKEN_MAX_DAYS`
+    /// (default 365) days away. Omitted or `null`: that many days from now.
     expires_at: Option<DateTime<Utc>>,
     /// Permissions the token is limited to, at least one. Omitted or `null`: no limit beyond the
     /// user's roles.
@@ -89,31 +92,59 @@ pub async fn mint(
                        `api token`."),
     responses(
         (status = 201, description = "The token, with its secret shown this once.", body = CreatedToken),
+        (status = 429, description = "Too many failed sign-ins from this client for this email (5 in 15 minutes) \
+            or for any email (50): refused until the window passes, even with the right password.",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "Seconds to wait."))),
     ),
 )]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
+    client: ClientAddr,
     OptionalJson(body): OptionalJson<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     const WRONG: &str = "wrong email or password";
     let (email, secret) = auth::basic_credentials(&headers)?;
-    let login = match Email::parse(&email) {
-        Ok(email) => state.store.user_login(&email).await?,
+    let parsed = Email::parse(&email);
+    // Throttled by the address as typed when it is not one: unknown and malformed emails
+    // count exactly like known ones.
+    let key = parsed
+        .as_ref()
+        .map_or(email.trim().to_lowercase(), |e| e.as_str().to_owned());
+    let login = match &parsed {
+        Ok(email) => state.store.user_login(email).await?,
         Err(_) => None,
     };
+    let user_id = login.as_ref().map(|l| l.user.id);
+    if let Err(throttled) = throttle::check(&state, client, &key).await {
+        throttle::failed(&state, client, &key, user_id, "throttled").await?;
+        return Err(throttled);
+    }
     let (user, hash) = match login {
         Some(login) => (Some(login.user), login.password_hash),
         None => (None, None),
     };
-    let matches = password::verify(secret, hash).await?;
-    let user = user.filter(|_| matches).ok_or(ApiError::BadBasicCredentials(WRONG))?;
+    let matches = password::verify(&state.hashing, secret, hash).await?;
+    let Some(user) = user.filter(|_| matches) else {
+        throttle::failed(&state, client, &key, user_id, "wrong_password").await?;
+        return Err(ApiError::BadBasicCredentials(WRONG));
+    };
 
     let now = state.clock.now();
+    let longest = now + TimeDelta::days(state.config.accounts.token_max_days);
     let mut fields = Fields::default();
     let name = fields.check("name", Label::parse(body.name.as_deref().unwrap_or("api token")));
-    if body.expires_at.is_some_and(|at| at <= now) {
-        fields.push("expires_at", "must be in the future");
+    match body.expires_at {
+        Some(at) if at <= now => fields.push("expires_at", "must be in the future"),
+        Some(at) if at > longest => fields.push(
+            "expires_at",
+            &format!(
+                "must be at most {} days away (ROLEGATE_TOKEN_MAX_DAYS)",
+                state.config.accounts.token_max_days
+            ),
+        ),
+        _ => {}
     }
     fields.finish()?;
     let name = name.ok_or_else(|| ApiError::internal("validated name missing"))?;
@@ -122,12 +153,20 @@ pub async fn create(
         state.store.as_ref(),
         user.id,
         name.as_str(),
-        body.expires_at,
+        Some(body.expires_at.unwrap_or(longest)),
         &scope,
         now,
     )
     .await?;
-    tracing::info!(user_id = %user.id, token_id = %token.id, "api token created");
+    tracing::info!(user_id = %user.id, token_id = %token.id, client = %client, "api token created with the password");
+    let event = NewSecurityEvent {
+        user_id: user.id,
+        kind: SecurityEventKind::SigninPassword,
+        client: Some(client.to_string()),
+        data: serde_json::json!({ "token_id": token.id, "name": token.name, "expires_at": token.expires_at }),
+        now,
+    };
+    state.store.record_security_event(event).await?;
     let created = CreatedToken {
         id: token.id,
         name: token.name,
@@ -207,15 +246,61 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
+    client: ClientAddr,
     Path(IdParam { id }): Path<IdParam>,
 ) -> ApiResult<StatusCode> {
+    let now = state.clock.now();
     state
         .store
-        .revoke_token(caller.user.id, id, state.clock.now())
+        .revoke_token(caller.user.id, id, now)
         .await
         .on_not_found("token not found")?;
     tracing::info!(user_id = %caller.user.id, token_id = %id, "api token revoked");
+    let event = NewSecurityEvent {
+        user_id: caller.user.id,
+        kind: SecurityEventKind::TokenRevoked,
+        client: Some(client.to_string()),
+        data: serde_json::json!({ "token_id": id }),
+        now,
+    };
+    state.store.record_security_event(event).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What revoking every token answers.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RevokedAll {
+    /// How many live API tokens were revoked (the caller's included).
+    revoked: u64,
+}
+
+/// `DELETE /v1/tokens`: revokes every API token of the caller, the one making this request
+/// included, and so every JWT: sign out everywhere. A notice goes to the address.
+#[utoipa::path(delete, path = "/v1/tokens", responses(
+    (status = 200, description = "Every token is revoked; this credential no longer works either.",
+        body = RevokedAll),
+))]
+pub async fn revoke_all(
+    State(state): State<AppState>,
+    caller: Caller,
+    client: ClientAddr,
+) -> ApiResult<Json<RevokedAll>> {
+    let now = state.clock.now();
+    let event = NewSecurityEvent {
+        user_id: caller.user.id,
+        kind: SecurityEventKind::TokensRevoked,
+        client: Some(client.to_string()),
+        data: serde_json::json!({}),
+        now,
+    };
+    let mail = links::notice(
+        &state,
+        &caller.user.email,
+        "every API token of your account was revoked",
+    )?;
+    let revoked = state.store.revoke_all_tokens(caller.user.id, event, mail).await?;
+    tracing::info!(user_id = %caller.user.id, revoked, "every api token revoked");
+    Ok(Json(RevokedAll { revoked }))
 }
 
 /// A JWT for the dashboard.
@@ -256,5 +341,5 @@ pub async fn exchange(State(state): State<AppState>, headers: HeaderMap) -> ApiR
 
 /// This module's operations, for the OpenAPI document (`super::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create, list, revoke, exchange), components(schemas(CreateToken)))]
+#[openapi(paths(create, list, revoke, revoke_all, exchange), components(schemas(CreateToken)))]
 pub struct Doc;

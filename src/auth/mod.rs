@@ -1,7 +1,10 @@
 //! Credentials: passwords, API tokens, JWTs, and reading them from request headers.
 
+pub mod client;
 pub mod jwt;
+pub mod links;
 pub mod password;
+pub mod throttle;
 pub mod token;
 
 use axum::http::{HeaderMap, header};
@@ -44,7 +47,10 @@ pub fn bearer_credential(headers: &HeaderMap, jwt: &jwt::JwtKeys, now: DateTime<
     }
     let claims = jwt.verify(token, now).map_err(|_| ApiError::Unauthorized(INVALID))?;
     Ok(Presented {
-        credential: Credential::Jwt { token_id: claims.tid },
+        credential: Credential::Jwt {
+            token_id: claims.tid,
+            issued_at: claims.iat,
+        },
         claimed_scope: claims.scope,
     })
 }

@@ -12,6 +12,10 @@ use sha2::{Digest, Sha256};
 pub const API_TOKEN_PREFIX: &str = "rg_";
 /// Prefix of invitation tokens.
 pub const INVITATION_TOKEN_PREFIX: &str = "rgi_";
+/// Prefix of address-verification links.
+pub const VERIFY_TOKEN_PREFIX: &str = "rgv_";
+/// Prefix of password-reset links (also used to claim an unverified account).
+pub const RESET_TOKEN_PREFIX: &str = "rgr_";
 
 /// A new secret with `prefix`, and the hash to store.
 pub fn generate(prefix: &str) -> Result<(String, [u8; 32]), getrandom::Error> {

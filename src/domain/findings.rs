@@ -16,7 +16,8 @@ const PENDING_LONG: TimeDelta = TimeDelta::days(7);
 /// One finding: a machine-readable code and a sentence for people.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Finding {
-    /// `stale_member`, `role_broader_than_use`, `invitation_pending_long` or `expiring_soon`.
+    /// `stale_member`, `role_broader_than_use`, `invitation_pending_long`, `expiring_soon` or
+    /// `token_without_expiry`.
     #[schema(schema_with = finding_code_schema)]
     pub code: &'static str,
     /// What it means here.
@@ -31,16 +32,18 @@ pub struct Finding {
 fn finding_code_schema() -> utoipa::openapi::Object {
     crate::api::openapi::string_enum(
         FINDINGS,
-        "`stale_member`, `role_broader_than_use`, `invitation_pending_long` or `expiring_soon`.",
+        "`stale_member`, `role_broader_than_use`, `invitation_pending_long`, `expiring_soon` or \
+         `token_without_expiry`.",
     )
 }
 
 /// Every finding code.
-pub const FINDINGS: [&str; 4] = [
+pub const FINDINGS: [&str; 5] = [
     "stale_member",
     "role_broader_than_use",
     "invitation_pending_long",
     "expiring_soon",
+    "token_without_expiry",
 ];
 
 fn date(at: DateTime<Utc>) -> String {
@@ -56,6 +59,22 @@ pub fn member_findings(
 ) -> Vec<Finding> {
     let member = &m.member;
     let mut findings = Vec::new();
+    // Tokens made before `ROLEGATE_TOKEN_MAX_DAYS` existed keep working forever: flagged on
+    // every member, owners included, so they are rotated.
+    if m.unexpiring_tokens > 0 {
+        findings.push(Finding {
+            code: "token_without_expiry",
+            message: format!(
+                "{} holds {} API token{} that never expire{}; revoke and replace {}",
+                member.email,
+                m.unexpiring_tokens,
+                if m.unexpiring_tokens == 1 { "" } else { "s" },
+                if m.unexpiring_tokens == 1 { "s" } else { "" },
+                if m.unexpiring_tokens == 1 { "it" } else { "them" },
+            ),
+            suggested_role: None,
+        });
+    }
     if member.role == Role::Owner {
         return findings;
     }
@@ -147,6 +166,7 @@ mod tests {
     ) -> ReviewMember {
         ReviewMember {
             app_name: "web".into(),
+            unexpiring_tokens: 0,
             member: Collaborator {
                 id: Uuid::now_v7(),
                 app_id: Uuid::now_v7(),
@@ -193,7 +213,12 @@ mod tests {
             Some(now + TimeDelta::days(3)),
         );
         assert_eq!(codes(&member_findings(&ending, &[], now, window)), ["expiring_soon"]);
-        let owner = member(Role::Owner, old, None, None);
+        let mut owner = member(Role::Owner, old, None, None);
         assert!(member_findings(&owner, &[], now, window).is_empty());
+        owner.unexpiring_tokens = 2;
+        assert_eq!(
+            codes(&member_findings(&owner, &[], now, window)),
+            ["token_without_expiry"]
+        );
     }
 }

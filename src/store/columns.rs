@@ -20,7 +20,8 @@ macro_rules! app_from {
 macro_rules! caller_columns {
     () => {
         "u.id as user_id, u.email as user_email, u.name as user_name, \
-         u.created_at as user_created_at, t.id as token_id, t.last_used_at as token_last_used_at, \
+         u.created_at as user_created_at, u.email_verified as user_email_verified, t.jwts_valid_from, \
+         t.id as token_id, t.last_used_at as token_last_used_at, \
          t.scope_permissions, t.scope_apps"
     };
 }

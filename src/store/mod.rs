@@ -22,6 +22,7 @@ mod outbox;
 pub mod postgres;
 mod requests;
 mod review;
+mod security;
 mod settings;
 #[allow(clippy::duplicate_mod)]
 pub mod sqlite;
@@ -45,6 +46,7 @@ pub use models::*;
 pub use outbox::OutboxStore;
 pub use requests::RequestStore;
 pub use review::ReviewStore;
+pub use security::SecurityStore;
 pub use settings::SettingStore;
 pub use telemetry::TelemetryStore;
 pub use variables::VariableStore;
@@ -179,6 +181,7 @@ pub trait Store:
     + RequestStore
     + TelemetryStore
     + AddonStore
+    + SecurityStore
     + SettingStore
     + OutboxStore
     + Send

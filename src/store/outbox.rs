@@ -31,6 +31,9 @@ pub trait OutboxStore: Send + Sync {
     /// Gives back a leased order not yet attempted: unleased, its attempt uncounted.
     async fn release_order(&self, id: Uuid) -> StoreResult<()>;
 
+    /// Replaces a delivered order's payload with what may be kept of it.
+    async fn redact_order(&self, id: Uuid, payload: &serde_json::Value) -> StoreResult<()>;
+
     /// Orders of `channel` not yet delivered, oldest first.
     async fn pending_orders(&self, channel: Channel, limit: u32) -> StoreResult<Vec<Order>>;
 }

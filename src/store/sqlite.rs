@@ -104,6 +104,8 @@ mod outbox;
 mod requests;
 #[path = "sql/review.rs"]
 mod review;
+#[path = "sql/security.rs"]
+mod security;
 #[path = "sql/settings.rs"]
 mod settings;
 #[path = "sql/shared.rs"]

@@ -196,7 +196,7 @@ fn sigterm_lets_requests_in_flight_finish_and_refuses_new_connections() {
         std::thread::sleep(Duration::from_millis(50));
     };
     // Half a sign-up: the server is waiting for the rest of the body when SIGTERM comes.
-    let body = r#"{"email": "late@example.com", "password": "a long enough password"}"#;
+    let body = r#"{"email": "late@example.com", "password": "correct horse battery staple"}"#;
     let (head, tail) = body.split_at(20);
     write!(
         conn,

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -210,6 +210,9 @@ pub struct TestApp {
     pub database_url: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
+    /// What the app's SMTP server (a real one, on a local port) received.
+    pub mail: Arc<Mutex<Vec<ReceivedMail>>>,
+    smtp_port: u16,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _db: Database,
@@ -250,16 +253,25 @@ impl TestApp {
         TestApp::spawn_inner(backend, &[], Some(rolegate::api::routes().merge(extra))).await
     }
 
-    /// A second server on this one's database (as a second replica would be).
+    /// A second server on this one's database (as a second replica would be), sending mail
+    /// to the same SMTP server.
     pub async fn replica(&self, vars: &[(&str, &str)]) -> TestApp {
-        TestApp::start(
+        let smtp = format!("smtp://127.0.0.1:{}", self.smtp_port);
+        let mut vars = vars.to_vec();
+        if !vars.iter().any(|(k, _)| *k == "ROLEGATE_SMTP_URL") {
+            vars.push(("ROLEGATE_SMTP_URL", &smtp));
+        }
+        let mut replica = TestApp::start(
             Database::Shared,
             self.database_url.clone(),
-            vars,
+            &vars,
             None,
             self.clock.clone(),
         )
-        .await
+        .await;
+        replica.mail = self.mail.clone();
+        replica.smtp_port = self.smtp_port;
+        replica
     }
 
     async fn spawn_inner(
@@ -308,7 +320,15 @@ impl TestApp {
         clock: Arc<ManualClock>,
     ) -> TestApp {
         let database_url = url.clone();
+        let (mail, smtp_port) = smtp_server();
         let mut env: HashMap<String, String> = HashMap::from([
+            ("ROLEGATE_SMTP_URL".to_owned(), format!("smtp://127.0.0.1:{smtp_port}")),
+            (
+                "ROLEGATE_MAIL_FROM".to_owned(),
+                "rolegate <rolegate@example.com>".to_owned(),
+            ),
+            // Mail is delivered within a test's patience.
+            ("ROLEGATE_DISPATCH_INTERVAL_MS".to_owned(), "25".to_owned()),
             ("DATABASE_URL".to_owned(), url),
             ("ROLEGATE_JWT_SECRET".to_owned(), JWT_SECRET.to_owned()),
             ("ROLEGATE_DB_MAX_CONNECTIONS".to_owned(), "5".to_owned()),
@@ -334,12 +354,17 @@ impl TestApp {
                 rolegate::serve(listener, state, shutdown).await.expect("serve");
             }),
             Some(routes) => {
-                let router = rolegate::router_with(routes, state);
+                // The dispatchers as `serve` starts them (the mail of sign-ups, say).
+                let (_stop, stopping) = tokio::sync::watch::channel(false);
+                let dispatcher = rolegate::dispatch::spawn(state.clone(), stopping);
+                let router =
+                    rolegate::router_with(routes, state).into_make_service_with_connect_info::<std::net::SocketAddr>();
                 tokio::spawn(async move {
                     axum::serve(listener, router)
                         .with_graceful_shutdown(shutdown)
                         .await
                         .expect("serve");
+                    dispatcher.abort();
                 })
             }
         };
@@ -348,10 +373,50 @@ impl TestApp {
             database_url,
             client: reqwest::Client::new(),
             clock,
+            mail,
+            smtp_port,
             shutdown: Some(tx),
             server: Some(server),
             _db: db,
         }
+    }
+
+    /// Waits (at most 10 s) for the `n`-th mail (from 1) whose recipient is `to` and whose
+    /// subject contains `subject`.
+    pub async fn nth_mail(&self, to: &str, subject: &str, n: usize) -> ReceivedMail {
+        for _ in 0..200 {
+            let found: Vec<ReceivedMail> = self
+                .mail
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(to)) && m.subject().contains(subject))
+                .cloned()
+                .collect();
+            if found.len() >= n {
+                return found[n - 1].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no mail {n} to {to} about {subject:?}; received: {:?}",
+            self.mail.lock().unwrap()
+        );
+    }
+
+    /// The first mail to `to` about `subject`.
+    pub async fn mail_to(&self, to: &str, subject: &str) -> ReceivedMail {
+        self.nth_mail(to, subject, 1).await
+    }
+
+    /// How many mails went to `to` about `subject` so far.
+    pub fn mails_to(&self, to: &str, subject: &str) -> usize {
+        self.mail
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(to)) && m.subject().contains(subject))
+            .count()
     }
 
     /// Shuts the server down as SIGTERM would, and waits until `serve` has returned.
@@ -411,8 +476,25 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
-    /// Signs up `email` and returns the user with an API token and a JWT.
+    /// Signs up `email`, verifies the address with the link of the verification mail, and
+    /// returns the user with an API token and a JWT.
     pub async fn signup(&self, email: &str) -> User {
+        let user = self.signup_unverified(email).await;
+        let mail = self.mail_to(email, "Verify your email address").await;
+        let token = mail.link_token();
+        self.call(
+            Method::POST,
+            "/v1/users/verify-email",
+            None,
+            Some(json!({ "token": token })),
+        )
+        .await
+        .expect(200);
+        user
+    }
+
+    /// Signs up `email` without verifying the address.
+    pub async fn signup_unverified(&self, email: &str) -> User {
         let password = "correct horse battery staple";
         let user = self
             .call(
@@ -529,4 +611,111 @@ impl TestApp {
 /// `Method` from a route table verb.
 pub fn method(verb: rolegate::authz::routes::Verb) -> Method {
     Method::from_str(verb.as_str()).expect("method")
+}
+
+/// A mail the test SMTP server received.
+#[derive(Clone, Debug)]
+pub struct ReceivedMail {
+    pub from: String,
+    pub to: Vec<String>,
+    /// The whole message as sent: headers, a blank line, the (possibly encoded) body.
+    pub raw: String,
+}
+
+impl ReceivedMail {
+    pub fn subject(&self) -> String {
+        self.raw
+            .lines()
+            .find_map(|l| l.strip_prefix("Subject: "))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The body, decoded from quoted-printable when it is.
+    pub fn text(&self) -> String {
+        let (headers, body) = self.raw.split_once("\r\n\r\n").unwrap_or(("", &self.raw));
+        if !headers.to_ascii_lowercase().contains("quoted-printable") {
+            return body.to_owned();
+        }
+        let joined = body.replace("=\r\n", "");
+        let mut out = Vec::new();
+        let bytes = joined.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'='
+                && i + 2 < bytes.len()
+                && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// The secret of the link in the mail (after `#token=`).
+    pub fn link_token(&self) -> String {
+        let text = self.text();
+        let at = text.find("#token=").unwrap_or_else(|| panic!("no link in {text}"));
+        text[at + 7..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+struct Sink {
+    received: Arc<Mutex<Vec<ReceivedMail>>>,
+    current: Option<ReceivedMail>,
+}
+
+impl mailin_embedded::Handler for Sink {
+    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> mailin_embedded::Response {
+        self.current = Some(ReceivedMail {
+            from: from.to_owned(),
+            to: to.to_vec(),
+            raw: String::new(),
+        });
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if let Some(mail) = &mut self.current {
+            mail.raw.push_str(&String::from_utf8_lossy(buf));
+        }
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        if let Some(mail) = self.current.take() {
+            self.received.lock().unwrap().push(mail);
+        }
+        mailin_embedded::response::OK
+    }
+}
+
+/// A real SMTP server on a local port (mailin-embedded, in a thread of its own for the life
+/// of the test process), and what it receives.
+fn smtp_server() -> (Arc<Mutex<Vec<ReceivedMail>>>, u16) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind smtp");
+    let port = listener.local_addr().expect("smtp addr").port();
+    let mut server = mailin_embedded::Server::new(Sink {
+        received: received.clone(),
+        current: None,
+    });
+    server
+        .with_name("smtp.test")
+        .with_ssl(mailin_embedded::SslConfig::None)
+        .expect("no tls")
+        .with_num_threads(2)
+        .with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    (received, port)
 }

@@ -50,7 +50,9 @@ fn kind_tables_are_up_to_date() {
     }
     let orders = rolegate::kinds::orders_markdown();
     for kind in rolegate::kinds::OrderKind::ALL {
-        assert!(orders.contains(&format!("| `{}` |", kind.as_str())));
+        // The platform's table lists exactly the platform's orders: mail never reaches it.
+        let platform = kind.channel() == rolegate::kinds::Channel::Platform;
+        assert_eq!(orders.contains(&format!("| `{}` |", kind.as_str())), platform);
     }
     let events = rolegate::kinds::events_markdown();
     for kind in rolegate::kinds::EventKind::ALL {

@@ -20,3 +20,4 @@ mod races;
 mod resources;
 mod settings;
 mod state_machine;
+mod trust;

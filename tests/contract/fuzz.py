@@ -151,9 +151,11 @@ def main():
         app_id, tokens = fixtures()
         runs = [
             (role, ["-H", f"Authorization: Bearer {tokens[role]}"],
-             # Basic-auth routes get their own run; the owner deletes the app only at the end.
+             # Basic-auth routes get their own run; the owner deletes the app, and revokes every
+            # token of the account, only at the end.
              ["--exclude-path-regex", "^/internal/", "--exclude-operation-id", "tokens.create",
-              "--exclude-operation-id", "tokens.exchange", "--exclude-operation-id", "apps.destroy"])
+              "--exclude-operation-id", "tokens.exchange", "--exclude-operation-id", "apps.destroy",
+              "--exclude-operation-id", "tokens.revoke_all"])
             for role in ["limited_collaborator", "collaborator", "owner"]
         ]
         runs += [
@@ -162,7 +164,7 @@ def main():
              ["--include-operation-id", "tokens.exchange"]),
             ("platform", ["-H", f"Authorization: Bearer {PLATFORM_TOKEN}"], ["--include-path-regex", "^/internal/"]),
             ("owner-delete", ["-H", f"Authorization: Bearer {tokens['owner']}"],
-             ["--include-operation-id", "apps.destroy"]),
+             ["--include-operation-id", "apps.destroy", "--include-operation-id", "tokens.revoke_all"]),
         ]
         for name, auth, extra in runs:
             ok &= schemathesis(name, auth, extra, app_id)

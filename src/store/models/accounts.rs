@@ -18,6 +18,10 @@ pub struct NewUser<'a> {
     pub name: Option<&'a str>,
     /// Argon2 PHC string; `None` for accounts that only use API tokens.
     pub password_hash: Option<&'a str>,
+    /// Whether the address is known to be the user's (an administrator typed it).
+    pub email_verified: bool,
+    /// The verification link and its mail, stored with the account.
+    pub link: Option<super::NewLink>,
     /// Creation time.
     pub now: DateTime<Utc>,
 }
@@ -34,6 +38,9 @@ pub struct User {
     pub name: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Whether the owner of the address proved it (a verification link, or an invitation
+    /// link sent to it). Listing one's invitations and accepting them by id need it.
+    pub email_verified: bool,
 }
 
 impl User {
@@ -161,6 +168,8 @@ pub enum Credential {
     Jwt {
         /// The API token the JWT was exchanged from; revoking it revokes the JWT.
         token_id: Uuid,
+        /// When the JWT was issued (unix seconds): a password change can refuse older ones.
+        issued_at: i64,
     },
     /// An API token used directly as the bearer: the SHA-256 of its secret.
     ApiToken {
@@ -180,6 +189,21 @@ pub struct Caller {
     pub token_last_used_at: Option<DateTime<Utc>>,
     /// What the token may do, at most.
     pub scope: TokenScope,
+    /// JWTs of the token issued before this are refused.
+    pub jwts_valid_from: Option<DateTime<Utc>>,
+}
+
+impl Caller {
+    /// Whether `credential` is still good for this caller: a JWT issued before its token's
+    /// `jwts_valid_from` (a password change that signed out every session) is not. `iat` has
+    /// whole seconds, so a JWT of the very second of the change is refused too: erring that
+    /// way costs a client one more exchange, the other way would keep a stolen JWT alive.
+    pub fn accepts(&self, credential: &Credential) -> bool {
+        match (credential, self.jwts_valid_from) {
+            (Credential::Jwt { issued_at, .. }, Some(from)) => *issued_at > from.timestamp(),
+            _ => true,
+        }
+    }
 }
 
 // --- rows: flat, as SQL returns them ---
@@ -202,6 +226,8 @@ pub(in crate::store) struct CallerRow {
     pub user_email: String,
     pub user_name: Option<String>,
     pub user_created_at: DateTime<Utc>,
+    pub user_email_verified: bool,
+    pub jwts_valid_from: Option<DateTime<Utc>>,
     pub token_id: Uuid,
     pub token_last_used_at: Option<DateTime<Utc>>,
     pub scope_permissions: Option<sqlx::types::Json<Vec<Permission>>>,
@@ -216,6 +242,7 @@ impl From<CallerRow> for Caller {
                 email: r.user_email,
                 name: r.user_name,
                 created_at: r.user_created_at,
+                email_verified: r.user_email_verified,
             },
             token_id: r.token_id,
             token_last_used_at: r.token_last_used_at,
@@ -223,6 +250,7 @@ impl From<CallerRow> for Caller {
                 permissions: r.scope_permissions.map(|j| j.0),
                 apps: r.scope_apps.map(|j| j.0),
             },
+            jwts_valid_from: r.jwts_valid_from,
         }
     }
 }

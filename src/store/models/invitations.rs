@@ -29,6 +29,8 @@ pub struct NewInvitation<'a> {
     pub expires_at: DateTime<Utc>,
     /// End of the membership it grants, if time-bound.
     pub access_expires_at: Option<DateTime<Utc>>,
+    /// The invitation mail, when mail is configured.
+    pub mail: Option<super::NewOrder>,
 }
 
 /// An invitation (never its token).

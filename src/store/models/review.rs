@@ -15,6 +15,9 @@ pub struct ReviewMember {
     pub app_name: String,
     /// The membership.
     pub member: Collaborator,
+    /// How many live API tokens of the member's account never expire (made before
+    /// `ROLEGATE_TOKEN_MAX_DAYS` existed).
+    pub unexpiring_tokens: i64,
 }
 
 /// When a member last exercised a permission.
@@ -75,4 +78,5 @@ pub(in crate::store) struct ReviewRow {
     #[sqlx(flatten)]
     pub member: CollaboratorRow,
     pub app_name: String,
+    pub unexpiring_tokens: i64,
 }

@@ -7,18 +7,24 @@ use crate::store::columns::{caller_columns, live_token};
 #[async_trait::async_trait]
 impl crate::store::AccountStore for Backend {
     async fn create_user(&self, new: crate::store::NewUser<'_>) -> crate::store::StoreResult<crate::store::User> {
-        let user = sqlx::query_as(
-            "insert into users (id, email, name, password_hash, created_at, updated_at) \
-             values ($1, $2, $3, $4, $5, $5) \
-             returning id, email, name, created_at",
+        let mut tx = self.write_tx().await?;
+        let user: crate::store::User = sqlx::query_as(
+            "insert into users (id, email, name, password_hash, email_verified, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $6) \
+             returning id, email, name, created_at, email_verified",
         )
         .bind(new.id)
         .bind(new.email.as_str())
         .bind(new.name)
         .bind(new.password_hash)
+        .bind(new.email_verified)
         .bind(new.now)
-        .fetch_one(self.writer())
+        .fetch_one(&mut *tx)
         .await?;
+        if let Some(link) = new.link {
+            Self::insert_link(&mut tx, user.id, link, new.now).await?;
+        }
+        tx.commit().await?;
         Ok(user)
     }
 
@@ -26,11 +32,12 @@ impl crate::store::AccountStore for Backend {
         &self,
         email: &crate::domain::Email,
     ) -> crate::store::StoreResult<Option<crate::store::UserLogin>> {
-        let row: Option<crate::store::models::UserLoginRow> =
-            sqlx::query_as("select id, email, name, created_at, password_hash from users where email = $1")
-                .bind(email.as_str())
-                .fetch_optional(self.reader())
-                .await?;
+        let row: Option<crate::store::models::UserLoginRow> = sqlx::query_as(
+            "select id, email, name, created_at, email_verified, password_hash from users where email = $1",
+        )
+        .bind(email.as_str())
+        .fetch_optional(self.reader())
+        .await?;
         Ok(row.map(|r| crate::store::UserLogin {
             user: r.user,
             password_hash: r.password_hash,
@@ -103,11 +110,13 @@ impl crate::store::AccountStore for Backend {
             };
         }
         let query = match credential {
-            crate::store::Credential::Jwt { token_id } => sqlx::query_as(by!("t.id = $1")).bind(*token_id),
+            crate::store::Credential::Jwt { token_id, .. } => sqlx::query_as(by!("t.id = $1")).bind(*token_id),
             crate::store::Credential::ApiToken { hash } => sqlx::query_as(by!("t.token_hash = $1")).bind(hash.to_vec()),
         };
         let row: Option<crate::store::models::CallerRow> = query.bind(now).fetch_optional(self.reader()).await?;
-        Ok(row.map(Into::into))
+        Ok(row
+            .map(crate::store::Caller::from)
+            .filter(|caller| caller.accepts(credential)))
     }
 
     async fn touch_token(

@@ -36,7 +36,7 @@ impl crate::store::AppStore for Backend {
         };
         let query = sqlx::query_as(sql);
         let query = match credential {
-            Credential::Jwt { token_id } => query.bind(*token_id),
+            Credential::Jwt { token_id, .. } => query.bind(*token_id),
             Credential::ApiToken { hash } => query.bind(hash.to_vec()),
         }
         .bind(now);
@@ -46,7 +46,7 @@ impl crate::store::AppStore for Backend {
         }
         .bind(permission.as_str());
         let row: Option<crate::store::models::AccessRow> = query.fetch_optional(self.reader()).await?;
-        Ok(row.map(|r| r.split()))
+        Ok(row.map(|r| r.split()).filter(|(caller, _)| caller.accepts(credential)))
     }
 
     async fn create_app(

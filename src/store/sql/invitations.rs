@@ -67,6 +67,9 @@ impl crate::store::InvitationStore for Backend {
             now: new.now,
         };
         Self::insert_event(&mut tx, event).await?;
+        if let Some(mail) = new.mail {
+            Self::insert_order(&mut tx, None, mail, new.now).await?;
+        }
         tx.commit().await?;
         Ok(crate::store::Invitation {
             id: new.id,

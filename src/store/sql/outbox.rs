@@ -75,6 +75,15 @@ impl crate::store::OutboxStore for Backend {
         Ok(())
     }
 
+    async fn redact_order(&self, id: uuid::Uuid, payload: &serde_json::Value) -> crate::store::StoreResult<()> {
+        sqlx::query("update outbox set payload = $2 where id = $1 and delivered_at is not null")
+            .bind(id)
+            .bind(sqlx::types::Json(payload))
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
     async fn pending_orders(
         &self,
         channel: crate::kinds::Channel,

@@ -1,6 +1,8 @@
 //! Typed configuration from environment variables. A bad value stops start-up with a
 //! message that names the variable.
 
+pub mod accounts;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -49,6 +51,8 @@ pub struct Config {
     pub log_retention: TimeDelta,
     /// `ROLEGATE_STALE_AFTER_DAYS` (default 90): the access review's window of use.
     pub stale_after: TimeDelta,
+    /// Mail, password hashing, client addresses, token lifetimes.
+    pub accounts: accounts::AccountsConfig,
     /// `ROLEGATE_SHUTDOWN_GRACE_SECONDS` (default 30): how long requests in flight may run on
     /// after SIGTERM.
     pub shutdown_grace: Duration,
@@ -266,7 +270,10 @@ impl Config {
             .to_std()
             .unwrap_or(Duration::from_secs(30));
 
+        let accounts = accounts::AccountsConfig::from_lookup(var)?;
+
         Ok(Config {
+            accounts,
             shutdown_grace,
             stale_after,
             secrets_key,

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Floods POST /v1/tokens with wrong passwords and checks what rolegate promises (issue 10,
+docs/testing.md):
+
+- 300 concurrent wrong sign-ins, each from its own client address (X-Forwarded-For through a
+  trusted proxy, so the per-client throttle does not cut the flood short), never push the
+  process over 256 MiB resident (peak, VmHWM);
+- meanwhile another user's `GET /v1/apps` with an API token keeps a p99 under 100 ms: tokens
+  are not argon2-hashed and must not queue behind the hashing;
+- every flooded sign-in answers 401 (checked), 429 (throttled) or 503 with Retry-After (no
+  hashing slot within 1 s); nothing else, never a 5xx other than 503.
+
+Usage: tests/fault/login_flood.py [path/to/rolegate] (a release build measures what production
+would do). Runs on SQLite in a temporary directory. Prints its figures and exits non-zero on any
+broken promise. Standard library only.
+"""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/rolegate"
+PORT = int(os.environ.get("PORT", "18600"))
+BASE = f"http://127.0.0.1:{PORT}"
+FLOODERS = 300
+ROUNDS = 3
+RSS_LIMIT_MIB = 256
+P99_LIMIT_MS = 100
+PASSWORD = "correct horse battery staple"
+
+
+def request(method, path, token=None, body=None, basic=None, headers=None, timeout=30):
+    headers = dict(headers or {})
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["content-type"] = "application/json"
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    if basic:
+        headers["authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
+    req = urllib.request.Request(BASE + path, data=data, method=method, headers=headers)
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers), resp.read(), time.monotonic() - started
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read(), time.monotonic() - started
+
+
+def status_of(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    failures = []
+    work = tempfile.mkdtemp(prefix="rolegate-flood-")
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": f"sqlite://{work}/rolegate.db",
+        "ROLEGATE_LISTEN": f"127.0.0.1:{PORT}",
+        "ROLEGATE_JWT_SECRET": "login-flood-test-secret-of-enough-length",
+        "ROLEGATE_TRUSTED_PROXIES": "127.0.0.1/32",
+        "RUST_LOG": "error",
+    })
+    env.pop("ROLEGATE_SMTP_URL", None)
+    server = subprocess.Popen([BIN], env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                if request("GET", "/healthz", timeout=1)[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        else:
+            print("rolegate did not start", file=sys.stderr)
+            return 1
+        status, _, body, _ = request("POST", "/v1/users", body={"email": "ada@example.com", "password": PASSWORD})
+        assert status == 201, (status, body)
+        status, _, body, _ = request("POST", "/v1/tokens", basic=f"ada@example.com:{PASSWORD}")
+        assert status == 201, (status, body)
+        token = json.loads(body)["token"]
+        status, _, body, _ = request("POST", "/v1/apps", token=token, body={"name": "web"})
+        assert status == 201, (status, body)
+
+        rss_before = status_of(server.pid, "VmRSS") // 1024
+        stop = threading.Event()
+        latencies = []
+        other_errors = []
+
+        def reader():
+            while not stop.is_set():
+                status, _, _, took = request("GET", "/v1/apps", token=token)
+                if status != 200:
+                    other_errors.append(status)
+                latencies.append(took)
+                time.sleep(0.01)
+
+        counts = {}
+        lock = threading.Lock()
+        start = threading.Barrier(FLOODERS)
+
+        def flooder(i):
+            start.wait()
+            for r in range(ROUNDS):
+                # A different client address and a different wrong password each time.
+                forwarded = f"10.{i // 250}.{i % 250}.{r + 1}"
+                status, headers, _, _ = request(
+                    "POST", "/v1/tokens", basic=f"ada@example.com:wrong password number {i}-{r}",
+                    headers={"x-forwarded-for": forwarded})
+                if status in (429, 503) and "Retry-After" not in headers and "retry-after" not in headers:
+                    status = f"{status} without Retry-After"
+                with lock:
+                    counts[status] = counts.get(status, 0) + 1
+
+        peak_threads = 0
+        watcher_stop = threading.Event()
+
+        def watcher():
+            nonlocal peak_threads
+            while not watcher_stop.is_set():
+                peak_threads = max(peak_threads, status_of(server.pid, "Threads"))
+                time.sleep(0.05)
+
+        threads = [threading.Thread(target=reader), threading.Thread(target=watcher)]
+        threads += [threading.Thread(target=flooder, args=(i,)) for i in range(FLOODERS)]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads[2:]:
+            t.join()
+        elapsed = time.monotonic() - started
+        stop.set()
+        watcher_stop.set()
+        threads[0].join()
+        threads[1].join()
+
+        peak_rss = status_of(server.pid, "VmHWM") // 1024
+        latencies.sort()
+        p50 = latencies[len(latencies) // 2] * 1000
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+        print(f"flood: {FLOODERS} concurrent clients x {ROUNDS} wrong sign-ins in {elapsed:.1f} s: "
+              + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=str)))
+        print(f"resident: {rss_before} MiB before, peak {peak_rss} MiB (limit {RSS_LIMIT_MIB}); "
+              f"peak threads {peak_threads}")
+        print(f"another user's GET /v1/apps: {len(latencies)} requests, p50 {p50:.1f} ms, "
+              f"p99 {p99:.1f} ms (limit {P99_LIMIT_MS}), max {latencies[-1] * 1000:.1f} ms")
+        unexpected = {k: v for k, v in counts.items() if k not in (401, 429, 503)}
+        if unexpected:
+            failures.append(f"unexpected answers to the flood: {unexpected}")
+        if counts.get(401, 0) == 0:
+            failures.append("no wrong password was checked at all")
+        if peak_rss >= RSS_LIMIT_MIB:
+            failures.append(f"peak resident {peak_rss} MiB >= {RSS_LIMIT_MIB} MiB")
+        if p99 >= P99_LIMIT_MS:
+            failures.append(f"p99 {p99:.1f} ms >= {P99_LIMIT_MS} ms")
+        if other_errors:
+            failures.append(f"the other user's reads failed: {other_errors[:5]}")
+        # The right password from a fresh client still works: nothing was locked for others.
+        status, _, body, _ = request("POST", "/v1/tokens", basic=f"ada@example.com:{PASSWORD}",
+                                     headers={"x-forwarded-for": "192.0.2.1"})
+        if status != 201:
+            failures.append(f"the right password from another client answered {status}: {body[:200]!r}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    for f in failures:
+        print("FAILED:", f, file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
