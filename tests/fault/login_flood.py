@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.request
 
-BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/rolegate"
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/rolegate")
 PORT = int(os.environ.get("PORT", "18600"))
 BASE = f"http://127.0.0.1:{PORT}"
 FLOODERS = 300
