@@ -325,7 +325,7 @@ fn fill(operation: &mut Operation, spec: &RouteSpec) {
 
     let mut problems: Vec<(&str, &str)> = Vec::new();
     let stored = !matches!(spec.path, "/healthz" | "/v1/openapi.json");
-    if spec.access != Access::Public || spec.path == "/v1/users" {
+    if spec.access != Access::Public || operation.request_body.is_some() {
         problems.push(("400", "BadRequest"));
     }
     if spec.access != Access::Public {
