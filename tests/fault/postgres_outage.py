@@ -75,8 +75,8 @@ def main():
             if request("GET", "/readyz")[0] == 200:
                 break
             time.sleep(0.05)
-        request("POST", "/v1/users", body={"email": "fault@example.com", "password": "fault tolerance!"})
-        status, _, body, _ = request("POST", "/v1/tokens", basic="fault@example.com:fault tolerance!")
+        request("POST", "/v1/users", body={"email": "fault@example.com", "password": "quiet lanterns drift over copper hills"})
+        status, _, body, _ = request("POST", "/v1/tokens", basic="fault@example.com:quiet lanterns drift over copper hills")
         token = json.loads(body)["token"]
         request("POST", "/v1/apps", token, {"name": "fault"})
 
