@@ -2,7 +2,7 @@
 
 use ipnet::IpNet;
 
-use super::{ConfigError, err};
+use super::{ConfigError, err, number};
 use crate::mail::MailConfig;
 
 /// How accounts are protected.
@@ -29,15 +29,13 @@ impl AccountsConfig {
             None => None,
         };
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let hash_concurrency = match var("ROLEGATE_HASH_CONCURRENCY") {
-            None => cores,
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=256).contains(n))
-                .ok_or_else(|| err("ROLEGATE_HASH_CONCURRENCY", format!("expected 1 to 256, got {v:?}")))?,
-        };
+        let hash_concurrency = number(
+            "ROLEGATE_HASH_CONCURRENCY",
+            var("ROLEGATE_HASH_CONCURRENCY"),
+            1..=256,
+            "",
+            cores,
+        )?;
         let trusted_proxies = var("ROLEGATE_TRUSTED_PROXIES")
             .map(|v| {
                 v.split(',')
@@ -57,15 +55,13 @@ impl AccountsConfig {
             })
             .transpose()?
             .unwrap_or_default();
-        let token_max_days = match var("ROLEGATE_TOKEN_MAX_DAYS") {
-            None => 365,
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=3650).contains(n))
-                .ok_or_else(|| err("ROLEGATE_TOKEN_MAX_DAYS", format!("expected 1 to 3650 days, got {v:?}")))?,
-        };
+        let token_max_days = number(
+            "ROLEGATE_TOKEN_MAX_DAYS",
+            var("ROLEGATE_TOKEN_MAX_DAYS"),
+            1..=3650,
+            " days",
+            365,
+        )?;
         Ok(AccountsConfig {
             mail,
             hash_concurrency,

@@ -90,6 +90,29 @@ fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// An integer variable within `range` (inclusive), `default` when unset; `unit` ends the
+/// message of a bad value (`" days"`, or empty).
+pub(crate) fn number<T>(
+    name: &'static str,
+    value: Option<String>,
+    range: std::ops::RangeInclusive<T>,
+    unit: &str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    match value {
+        None => Ok(default),
+        Some(v) => v.trim().parse::<T>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+            err(
+                name,
+                format!("expected {} to {}{unit}, got {v:?}", range.start(), range.end()),
+            )
+        }),
+    }
+}
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -190,15 +213,13 @@ impl Config {
             .transpose()?
             .unwrap_or_default();
 
-        let max_connections = match var("ROLEGATE_DB_MAX_CONNECTIONS") {
-            None => PoolSettings::default().max_connections,
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| err("ROLEGATE_DB_MAX_CONNECTIONS", format!("expected 1 to 1000, got {v:?}")))?,
-        };
+        let max_connections = number(
+            "ROLEGATE_DB_MAX_CONNECTIONS",
+            var("ROLEGATE_DB_MAX_CONNECTIONS"),
+            1..=1000,
+            "",
+            PoolSettings::default().max_connections,
+        )?;
 
         let secrets_key = var("ROLEGATE_SECRETS_KEY")
             .map(|v| crate::secrets::decode_key(&v).map_err(|m| err("ROLEGATE_SECRETS_KEY", m)))
@@ -224,36 +245,21 @@ impl Config {
         if platform_token.as_ref().is_some_and(|t| t.len() < 32) {
             return Err(err("ROLEGATE_PLATFORM_TOKEN", "must be at least 32 characters"));
         }
-        let log_retention_lines = match var("ROLEGATE_LOG_RETENTION_LINES") {
-            None => 10_000,
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=1_000_000).contains(n))
-                .ok_or_else(|| {
-                    err(
-                        "ROLEGATE_LOG_RETENTION_LINES",
-                        format!("expected 1 to 1000000, got {v:?}"),
-                    )
-                })?,
-        };
+        let log_retention_lines = number(
+            "ROLEGATE_LOG_RETENTION_LINES",
+            var("ROLEGATE_LOG_RETENTION_LINES"),
+            1..=1_000_000,
+            "",
+            10_000,
+        )?;
 
-        let stale_after = match var("ROLEGATE_STALE_AFTER_DAYS") {
-            None => TimeDelta::days(90),
-            Some(v) => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=3650).contains(n))
-                .map(TimeDelta::days)
-                .ok_or_else(|| {
-                    err(
-                        "ROLEGATE_STALE_AFTER_DAYS",
-                        format!("expected 1 to 3650 days, got {v:?}"),
-                    )
-                })?,
-        };
+        let stale_after = TimeDelta::days(number(
+            "ROLEGATE_STALE_AFTER_DAYS",
+            var("ROLEGATE_STALE_AFTER_DAYS"),
+            1..=3650,
+            " days",
+            90,
+        )?);
 
         let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://rolegate.db".to_owned());
         if !["postgres://", "postgresql://", "sqlite:"]
