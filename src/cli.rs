@@ -112,7 +112,7 @@ async fn create_user(config: Config, email: &str, name: Option<&str>, password_s
     } else {
         None
     };
-    let store = store::connect(&config.database_url, config.pool).await?;
+    let store = store::connect(&config.database_url, config.pool, config.limits).await?;
     let now = Arc::new(SystemClock).now();
     let new = NewUser {
         id: Uuid::now_v7(),

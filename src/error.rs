@@ -78,15 +78,40 @@ pub enum ApiError {
          2 MiB on the platform's log and metric routes)"
     )]
     PayloadTooLarge,
+    /// 406: none of the formats the route answers is acceptable.
+    #[error("{0}")]
+    NotAcceptable(String),
     /// 415.
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// 422 with one entry per bad field.
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
+    /// 422: a quota would be exceeded.
+    #[error("{detail}")]
+    Quota {
+        /// The quota's name, such as `apps_per_owner`.
+        limit: &'static str,
+        /// Its value.
+        max: u64,
+        /// What was refused, for people.
+        detail: String,
+    },
     /// 429: too many failed attempts; retry after the given number of seconds.
     #[error("too many failed sign-in attempts; retry in {0} seconds")]
     Throttled(u64),
+    /// 429: a rate limit is spent; retry after `retry_after` seconds.
+    #[error("{detail}")]
+    RateLimited {
+        /// The limit's name, such as `orders_per_minute`.
+        limit: &'static str,
+        /// Its value.
+        max: u64,
+        /// Seconds until a request would be accepted.
+        retry_after: u64,
+        /// What was refused, for people.
+        detail: String,
+    },
     /// 503: the store is unreachable or saturated; retry shortly.
     #[error("the service is temporarily unavailable, retry shortly")]
     Unavailable,
@@ -120,9 +145,10 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Validation(_) | ApiError::Quota { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Throttled(_) | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -141,9 +167,12 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Gone(_) => "gone",
             ApiError::PayloadTooLarge => "payload-too-large",
+            ApiError::NotAcceptable(_) => "not-acceptable",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Validation(_) => "validation",
+            ApiError::Quota { .. } => "quota-exceeded",
             ApiError::Throttled(_) => "throttled",
+            ApiError::RateLimited { .. } => "rate-limited",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -171,6 +200,12 @@ pub struct Problem<'a> {
     /// On 403 `missing-permission`: the caller's role on the app.
     #[serde(skip_serializing_if = "Option::is_none")]
     role: Option<Role>,
+    /// On 422 `quota-exceeded` and 429 `rate-limited`: the limit's name, such as `apps_per_owner`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<&'static str>,
+    /// With `limit`: its value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max: Option<u64>,
 }
 
 impl IntoResponse for ApiError {
@@ -189,6 +224,10 @@ impl IntoResponse for ApiError {
             ApiError::Validation(errors) => Some(errors.as_slice()),
             _ => None,
         };
+        let (limit, max) = match &self {
+            ApiError::Quota { limit, max, .. } | ApiError::RateLimited { limit, max, .. } => (Some(*limit), Some(*max)),
+            _ => (None, None),
+        };
         let problem = Problem {
             kind: format!("urn:rolegate:problem:{}", self.slug()),
             title: status.canonical_reason().unwrap_or("Error"),
@@ -197,6 +236,8 @@ impl IntoResponse for ApiError {
             errors,
             required_permission,
             role,
+            limit,
+            max,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
@@ -221,7 +262,10 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            ApiError::Throttled(seconds) => {
+            ApiError::Throttled(seconds)
+            | ApiError::RateLimited {
+                retry_after: seconds, ..
+            } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
             _ => {}
@@ -235,10 +279,37 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound => ApiError::NotFound("not found"),
             StoreError::Conflict(what) => ApiError::Conflict(what.to_string()),
+            StoreError::Quota { limit, max } => ApiError::Quota {
+                limit,
+                max,
+                detail: format!("{} ({max}); see the quotas in docs/api.md", quota_words(limit)),
+            },
+            StoreError::RateLimited {
+                limit,
+                max,
+                retry_after,
+            } => ApiError::RateLimited {
+                limit,
+                max,
+                retry_after,
+                detail: format!("{} ({max}); retry in {retry_after} seconds", quota_words(limit)),
+            },
             StoreError::OutOfRange => ApiError::BadRequest("a value in the request is out of range".into()),
             StoreError::Unavailable(_) => ApiError::Unavailable,
             StoreError::Other(err) => ApiError::Internal(err),
         }
+    }
+}
+
+/// What a quota bounds, for people.
+fn quota_words(limit: &str) -> &'static str {
+    match limit {
+        "apps_per_owner" => "you own as many apps as one user may",
+        "variables_per_app" => "the app has as many variables as one app may",
+        "variable_bytes_per_app" => "the app's variable values would take more bytes than one app may hold",
+        "members_per_app" => "the app has as many members and pending invitations as one app may",
+        "orders_per_minute" => "you have asked the platform to act on this app as often as one member may in a minute",
+        _ => "a quota would be exceeded",
     }
 }
 

@@ -12,6 +12,10 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
 const NONCE_LEN: usize = 24;
 
+/// Bytes a sealed value has beyond its plaintext: the nonce and Poly1305's 16-byte tag. The
+/// variable quota in bytes counts plaintext from the stored length with it.
+pub const SEALING_OVERHEAD: usize = NONCE_LEN + 16;
+
 /// Seals and opens secrets. `Debug` never shows the key.
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
@@ -132,6 +136,9 @@ mod tests {
         let sb = SecretBox::new(&[7u8; 32]);
         let sealed = sb.seal(b"s3cret", b"app-1/DATABASE_URL").unwrap();
         assert!(!sealed.windows(6).any(|w| w == b"s3cret"));
+        // The SQL of the variable quota counts plaintext bytes with this (store/sql/variables.rs).
+        assert_eq!(sealed.len(), 6 + SEALING_OVERHEAD);
+        assert_eq!(SEALING_OVERHEAD, 40);
         assert_eq!(sb.open_string(&sealed, b"app-1/DATABASE_URL").unwrap(), "s3cret");
         assert!(sb.open(&sealed, b"app-2/DATABASE_URL").is_err());
         assert!(SecretBox::new(&[8u8; 32]).open(&sealed, b"app-1/DATABASE_URL").is_err());

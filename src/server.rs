@@ -122,7 +122,7 @@ pub async fn build_state(
 ) -> Result<AppState, Box<dyn std::error::Error + Send + Sync>> {
     // Before connecting: a Postgres install without a key must not even migrate.
     let secrets = SecretBox::new(&secrets_key(&config)?);
-    let store = store::connect(&config.database_url, config.pool).await?;
+    let store = store::connect(&config.database_url, config.pool, config.limits).await?;
     let secret = match &config.jwt_secret {
         Some(secret) => secret.clone(),
         None => {

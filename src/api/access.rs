@@ -16,11 +16,10 @@ use crate::store::{AppRef, Caller};
 const MAX_CHECKS: usize = 100;
 
 /// Every `reason` an answer can give (for the OpenAPI document; [`decide`] returns them).
-const REASONS: [&str; 7] = [
+const REASONS: [&str; 6] = [
     "allowed",
     "role_lacks_permission",
     "token_scope_lacks_permission",
-    "token_scope_excludes_app",
     "access_expired",
     "not_a_member",
     "not_allowed_to_check_others",
@@ -66,7 +65,7 @@ pub struct Answer {
     #[schema(required = true)]
     role: Option<Role>,
     /// `allowed`, `role_lacks_permission`, `token_scope_lacks_permission`,
-    /// `token_scope_excludes_app`, `access_expired`, `not_a_member` or
+    /// `access_expired`, `not_a_member` or
     /// `not_allowed_to_check_others`.
     #[schema(schema_with = reason_schema)]
     reason: &'static str,
@@ -76,7 +75,7 @@ fn reason_schema() -> utoipa::openapi::Object {
     super::openapi::string_enum(
         REASONS,
         "Why the answer is what it is: `allowed`, `role_lacks_permission`, `token_scope_lacks_permission`, \
-             `token_scope_excludes_app`, `access_expired`, `not_a_member` or `not_allowed_to_check_others`.",
+             `access_expired`, `not_a_member` or `not_allowed_to_check_others`.",
     )
 }
 
@@ -148,9 +147,10 @@ async fn decide(
     };
     let own = state.store.membership_of(app.id, caller.user.id).await?;
     // Membership first: for anyone but a member an existing app must look like a missing one.
-    if own.is_some() && !caller.scope.allows_app(app.id) {
-        // A scoped token learns nothing about the member's apps outside its scope.
-        return Ok((None, "token_scope_excludes_app"));
+    if !caller.scope.allows_app(app.id) {
+        // A scoped token learns nothing about the account's apps outside its scope, not even
+        // that they exist: the same answer as for a missing app.
+        return Ok((None, "not_a_member"));
     }
     let Some(own) = own.filter(|m| !m.expired(now)) else {
         // Whether someone else is a member is nobody's business but the app's members'.

@@ -13,6 +13,7 @@ use crate::authz::middleware::AppContext;
 use crate::authz::{Permission, PermissionSet, Role};
 use crate::domain::{AppName, BranchName};
 use crate::error::{ApiError, ApiResult, Fields, Problem, ResultExt};
+use crate::kinds::EventKind;
 use crate::state::AppState;
 use crate::store::{App, AppRef, Caller, Event, StoreError};
 
@@ -75,6 +76,13 @@ pub async fn list(
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Items<AppView>>> {
     let limit = page.limit()?;
+    if !caller.scope.allows_permission(Permission::AppRead) {
+        // A token that may not read apps sees none.
+        return Ok(Json(Items {
+            items: Vec::new(),
+            next_cursor: Some(None),
+        }));
+    }
     if let Some(scoped) = &caller.scope.apps {
         // A token scoped to a few apps sees just those, in one page.
         let mut views = Vec::new();
@@ -276,7 +284,37 @@ pub async fn events(
             reveal(&state, event)?;
         }
     }
+    if !ctx.can(Permission::CollaboratorsRead) {
+        for event in &mut events {
+            hide_members(event, ctx.caller.user.id);
+        }
+    }
     Ok(Json(Items::page(events, limit, |e| e.id.to_string())))
+}
+
+/// Who else is on the team is for those who may read the members: for anyone else, an
+/// invitation or membership event keeps its type, time and role, and loses the other
+/// person's email and ids (and its actor when that is the other person, as when they accepted
+/// or left). Events about the caller's own membership stay whole.
+pub(crate) fn hide_members(event: &mut Event, caller: Uuid) {
+    let about_members = event.kind.starts_with("collaborator.") || event.kind == EventKind::AppTransferred.as_str();
+    let caller = caller.to_string();
+    let subject = event.data["user_id"].as_str();
+    if !about_members || subject == Some(caller.as_str()) {
+        return;
+    }
+    if event
+        .actor
+        .as_ref()
+        .is_some_and(|a| Some(a.id.to_string().as_str()) == subject)
+    {
+        event.actor = None;
+    }
+    if let Some(data) = event.data.as_object_mut() {
+        for field in ["email", "user_id", "collaborator_id", "invitation_id", "from", "to"] {
+            data.remove(field);
+        }
+    }
 }
 
 /// Puts a variable event's sealed value into its `data.value`.

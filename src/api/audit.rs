@@ -64,12 +64,12 @@ pub async fn events(
     headers: HeaderMap,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Response> {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = super::accept::choose(&headers, &["application/json", "application/x-ndjson"]);
     let ndjson = match q.format.as_deref() {
         Some("ndjson") => true,
         Some("json") => false,
         Some(other) => return Err(ApiError::invalid("format", format!("{other:?} is not json or ndjson"))),
-        None => accept.contains("application/x-ndjson"),
+        None => accept? == "application/x-ndjson",
     };
     let max = if ndjson { 10_000 } else { 200 };
     let limit = match q.limit {

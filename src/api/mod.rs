@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per resource, and the router built from them.
 
+pub mod accept;
 pub mod access;
 pub mod addons;
 pub mod apps;

@@ -258,7 +258,20 @@ fn problem_responses() -> Vec<(&'static str, Response)> {
         ),
         (
             "Validation",
-            problem("Fields failed validation; `errors` lists each one.").build(),
+            problem(
+                "Fields failed validation (`validation`; `errors` lists each one), or a quota would be exceeded \
+                 (`quota-exceeded`, with `limit` and `max`).",
+            )
+            .build(),
+        ),
+        (
+            "RateLimited",
+            problem(
+                "The caller asked the platform to act on this app more often than `orders_per_minute` allows \
+                 (`rate-limited`, with `limit` and `max`); retry after the given delay.",
+            )
+            .header("Retry-After", string_header("Seconds to wait."))
+            .build(),
         ),
         (
             "Unavailable",
@@ -348,6 +361,9 @@ fn fill(operation: &mut Operation, spec: &RouteSpec) {
         // Query parameters are checked like body fields (`limit` out of range, say).
         problems.push(("422", "Validation"));
     }
+    if queues_orders(operation, spec) {
+        problems.push(("429", "RateLimited"));
+    }
     if stored && spec.path != "/readyz" {
         problems.push(("503", "Unavailable"));
     }
@@ -357,6 +373,19 @@ fn fill(operation: &mut Operation, spec: &RouteSpec) {
             .entry(status.into())
             .or_insert_with(|| RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))));
     }
+}
+
+/// Whether the route queues an order for the platform, and so counts against
+/// `orders_per_minute`: every route that answers `202 Accepted`, and the few that queue one
+/// while answering something else.
+fn queues_orders(operation: &Operation, spec: &RouteSpec) -> bool {
+    const ALSO: [(Verb, &str); 4] = [
+        (Verb::Post, "/v1/apps/{app}/rename"),
+        (Verb::Delete, "/v1/apps/{app}"),
+        (Verb::Delete, "/v1/apps/{app}/addons/{id}"),
+        (Verb::Put, "/v1/apps/{app}/review-apps/settings"),
+    ];
+    operation.responses.responses.contains_key("202") || ALSO.contains(&(spec.verb, spec.path))
 }
 
 fn has_query(operation: &Operation) -> bool {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -182,8 +182,7 @@ fn wants_csv(headers: &HeaderMap, format: Option<&str>) -> ApiResult<bool> {
         Some(other) => return Err(ApiError::invalid("format", format!("{other:?} is not csv or json"))),
         None => {}
     }
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    Ok(accept.split(',').any(|a| a.trim().starts_with("text/csv")))
+    Ok(super::accept::choose(headers, &["application/json", "text/csv"])? == "text/csv")
 }
 
 /// CSV, one row per member or invitation, findings as `code;code`.

@@ -167,8 +167,10 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<Option<Used>
                 membership,
             };
             if !ctx.caller.scope.allows_app(ctx.app.id) {
+                // The same answer as for a missing app: a scoped token learns nothing of the
+                // account's other apps, not even that they exist.
                 deny(state, &ctx, spec, permission, "token_scope_excludes_app", now);
-                return Err(ApiError::Forbidden("this API token is not scoped to this app".into()));
+                return Err(app_not_found());
             }
             let checked = match spec.access {
                 Access::App(_) => ctx.require(permission),

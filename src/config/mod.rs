@@ -2,6 +2,7 @@
 //! message that names the variable.
 
 pub mod accounts;
+pub mod quotas;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -53,6 +54,8 @@ pub struct Config {
     pub stale_after: TimeDelta,
     /// Mail, password hashing, client addresses, token lifetimes.
     pub accounts: accounts::AccountsConfig,
+    /// `ROLEGATE_MAX_*`: the quotas ([`quotas`]).
+    pub limits: crate::store::Limits,
     /// `ROLEGATE_SHUTDOWN_GRACE_SECONDS` (default 30): how long requests in flight may run on
     /// after SIGTERM.
     pub shutdown_grace: Duration,
@@ -277,9 +280,11 @@ impl Config {
             .unwrap_or(Duration::from_secs(30));
 
         let accounts = accounts::AccountsConfig::from_lookup(var)?;
+        let limits = quotas::from_lookup(var)?;
 
         Ok(Config {
             accounts,
+            limits,
             shutdown_grace,
             stale_after,
             secrets_key,
@@ -359,6 +364,8 @@ mod tests {
             ("ROLEGATE_LOG_RETENTION_LINES", "0"),
             ("DATABASE_URL", "mysql://localhost/x"),
             ("ROLEGATE_STALE_AFTER_DAYS", "0"),
+            ("ROLEGATE_MAX_APPS_PER_OWNER", "-1"),
+            ("ROLEGATE_MAX_ORDERS_PER_MINUTE", "many"),
         ] {
             let e = config(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);

@@ -60,6 +60,24 @@ pub enum StoreError {
     /// A uniqueness rule or a state rule refused the change.
     #[error("{0}")]
     Conflict(&'static str),
+    /// A quota would be exceeded: `limit` names it, `max` is its value.
+    #[error("the {limit} quota ({max}) would be exceeded")]
+    Quota {
+        /// The quota, such as `apps_per_owner`.
+        limit: &'static str,
+        /// Its value.
+        max: u64,
+    },
+    /// A rate limit is spent until `retry_after` seconds from now.
+    #[error("the {limit} rate limit ({max}) is spent")]
+    RateLimited {
+        /// The limit, such as `orders_per_minute`.
+        limit: &'static str,
+        /// Its value.
+        max: u64,
+        /// Seconds until the oldest counted action leaves the window.
+        retry_after: u64,
+    },
     /// The database refused a value as out of range (Postgres class 22, data exception).
     #[error("a value is out of the range the database accepts")]
     OutOfRange,
@@ -121,6 +139,35 @@ pub const IDEMPOTENCY_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::hours
 /// The result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The quotas the store enforces in the transaction of the change they bound (a count under a
+/// row lock, so concurrent requests cannot pass one together). `0` means no limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Apps one user may own.
+    pub apps_per_owner: u64,
+    /// Variables per app.
+    pub variables_per_app: u64,
+    /// Bytes of variable values per app.
+    pub variable_bytes_per_app: u64,
+    /// Members and pending invitations per app.
+    pub members_per_app: u64,
+    /// Orders (deployments, restarts, scales, requests of any kind) one member may cause on
+    /// one app in any 60 seconds.
+    pub orders_per_minute: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            apps_per_owner: 200,
+            variables_per_app: 1000,
+            variable_bytes_per_app: 4 * 1024 * 1024,
+            members_per_app: 1000,
+            orders_per_minute: 30,
+        }
+    }
+}
+
 /// How long to wait for a connection and for one statement.
 #[derive(Clone, Copy, Debug)]
 pub struct PoolSettings {
@@ -143,11 +190,15 @@ impl Default for PoolSettings {
 }
 
 /// Opens the store named by `url` (`postgres://…` or `sqlite://…`) and applies migrations.
-pub async fn connect(url: &str, settings: PoolSettings) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn connect(url: &str, settings: PoolSettings, limits: Limits) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::connect(url, settings).await?))
+        let mut store = postgres::PgStore::connect(url, settings).await?;
+        store.limits = limits;
+        Ok(Arc::new(store))
     } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url, settings).await?))
+        let mut store = sqlite::SqliteStore::connect(url, settings).await?;
+        store.limits = limits;
+        Ok(Arc::new(store))
     } else {
         Err(StoreError::Other(
             "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),

@@ -10,6 +10,8 @@ use super::{PoolSettings, StoreError, StoreResult};
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The quotas enforced in write transactions.
+    pub(crate) limits: super::Limits,
 }
 
 impl PgStore {
@@ -33,7 +35,10 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(Box::new(e)))?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            limits: super::Limits::default(),
+        })
     }
 
     /// Postgres runs readers and writers on the same pool.

@@ -16,6 +16,8 @@ use super::{PoolSettings, StoreError, StoreResult};
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// The quotas enforced in write transactions.
+    pub(crate) limits: super::Limits,
 }
 
 impl SqliteStore {
@@ -42,7 +44,11 @@ impl SqliteStore {
             .acquire_timeout(settings.acquire_timeout)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { reader, writer })
+        Ok(SqliteStore {
+            reader,
+            writer,
+            limits: super::Limits::default(),
+        })
     }
 
     fn reader(&self) -> &SqlitePool {

@@ -332,7 +332,9 @@ async fn without_a_webhook_orders_stay_queued(backend: Backend) {
 
 async fn two_dispatchers_never_send_one_order_twice(backend: Backend) {
     let (receiver, url) = Receiver::start(0, Duration::from_millis(5)).await;
-    let vars = dispatching(&url);
+    let mut vars = dispatching(&url);
+    // Sixty orders from one member in a moment: past the default rate limit on purpose.
+    vars.push(("ROLEGATE_MAX_ORDERS_PER_MINUTE", "0".to_owned()));
     let first = TestApp::spawn_with(backend, &borrowed(&vars)).await;
     let second = first.replica(&borrowed(&vars)).await;
     let ada = first.signup("ada@example.com").await;

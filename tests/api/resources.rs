@@ -777,6 +777,8 @@ async fn concurrent_scales_both_land(backend: Backend) {
     let ada = app.signup("ada@example.com").await;
     app.create_app(&ada, "web").await;
     for trial in 0..20 {
+        // Two orders a trial: a minute passes between trials, as the rate limit wants.
+        app.clock.advance(TimeDelta::seconds(61));
         let scale = |kind: &str| {
             app.client
                 .post(format!("{}/v1/apps/web/scale", app.base))

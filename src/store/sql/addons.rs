@@ -61,7 +61,7 @@ impl crate::store::AddonStore for Backend {
             target: Some(addon.id),
             data,
         };
-        Self::insert_request(&mut tx, app, request, Some(actor), now).await?;
+        self.insert_request(&mut tx, app, request, Some(actor), now).await?;
         tx.commit().await?;
         Ok(addon)
     }
@@ -101,7 +101,7 @@ impl crate::store::AddonStore for Backend {
             target: Some(id),
             data,
         };
-        Self::insert_request(&mut tx, app, request, Some(actor), now).await?;
+        self.insert_request(&mut tx, app, request, Some(actor), now).await?;
         tx.commit().await?;
         Ok(addon)
     }
@@ -128,7 +128,7 @@ impl crate::store::AddonStore for Backend {
             target: Some(id),
             data,
         };
-        Self::insert_request(&mut tx, app, request, Some(actor), now).await?;
+        self.insert_request(&mut tx, app, request, Some(actor), now).await?;
         tx.commit().await?;
         Ok(())
     }

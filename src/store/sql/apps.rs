@@ -58,6 +58,7 @@ impl crate::store::AppStore for Backend {
     ) -> crate::store::StoreResult<crate::store::App> {
         let id = uuid::Uuid::now_v7();
         let mut tx = self.write_tx().await?;
+        self.check_apps_owned(&mut tx, owner.id, 1).await?;
         sqlx::query("insert into apps (id, name, default_branch, created_at, updated_at) values ($1, $2, $3, $4, $4)")
             .bind(id)
             .bind(name.as_str())
@@ -174,7 +175,7 @@ impl crate::store::AppStore for Backend {
             kind: crate::kinds::OrderKind::AppRename,
             data: serde_json::json!({ "from": app.name, "to": name }),
         };
-        let order_id = Self::insert_order(&mut tx, Some(app), order, now).await?;
+        let order_id = self.insert_order(&mut tx, app, Some(actor), order, now).await?;
         let event = crate::store::NewEvent {
             app_id: app.id,
             app_name: name.as_str(),
@@ -210,7 +211,7 @@ impl crate::store::AppStore for Backend {
             kind: crate::kinds::OrderKind::AppDelete,
             data: serde_json::json!({ "name": app.name }),
         };
-        let order_id = Self::insert_order(&mut tx, Some(app), order, now).await?;
+        let order_id = self.insert_order(&mut tx, app, Some(actor), order, now).await?;
         let event = crate::store::NewEvent {
             app_id: app.id,
             app_name: &app.name,
@@ -239,6 +240,7 @@ impl crate::store::AppStore for Backend {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(crate::store::StoreError::NotFound)?;
+        self.check_apps_owned(&mut tx, to, 1).await?;
         // Demote first: the partial unique index allows one owner at a time.
         let demoted = sqlx::query(
             "update collaborators set role = 'collaborator', updated_at = $3 \
@@ -297,5 +299,31 @@ impl crate::store::AppStore for Backend {
         };
         let row: Option<crate::store::models::AppRow> = query.fetch_optional(self.reader()).await?;
         Ok(row.map(Into::into))
+    }
+}
+
+impl Backend {
+    /// Refuses a change that would make `user_id` own more than `apps_per_owner` apps once
+    /// `adding` more are theirs. The user's row is locked first: two apps created at once by
+    /// one user are counted one after the other.
+    async fn check_apps_owned(
+        &self,
+        conn: &mut <super::Db as sqlx::Database>::Connection,
+        user_id: uuid::Uuid,
+        adding: i64,
+    ) -> crate::store::StoreResult<()> {
+        let max = self.limits.apps_per_owner;
+        if max == 0 {
+            return Ok(());
+        }
+        sqlx::query(concat!("select id from users where id = $1", lock!()))
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+        let owned: i64 = sqlx::query_scalar("select count(*) from collaborators where user_id = $1 and role = 'owner'")
+            .bind(user_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        Self::within("apps_per_owner", max, owned + adding)
     }
 }

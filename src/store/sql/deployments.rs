@@ -101,7 +101,7 @@ impl crate::store::DeploymentStore for Backend {
             kind: crate::kinds::OrderKind::DeploymentCreate,
             data: data.clone(),
         };
-        let order_id = Self::insert_order(&mut tx, Some(app), order, now).await?;
+        let order_id = self.insert_order(&mut tx, app, Some(actor), order, now).await?;
         let mut data = data;
         data["order_id"] = serde_json::json!(order_id);
         let event = crate::store::NewEvent {

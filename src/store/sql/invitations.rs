@@ -33,6 +33,7 @@ impl crate::store::InvitationStore for Backend {
         .bind(new.now)
         .execute(&mut *tx)
         .await?;
+        self.check_members(&mut tx, new.app.id, true, new.now).await?;
         sqlx::query(
             "insert into invitations (id, app_id, email, role, token_hash, status, invited_by, created_at, expires_at, access_expires_at) \
              values ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9)",
@@ -68,7 +69,7 @@ impl crate::store::InvitationStore for Backend {
         };
         Self::insert_event(&mut tx, event).await?;
         if let Some(mail) = new.mail {
-            Self::insert_order(&mut tx, None, mail, new.now).await?;
+            Self::insert_mail(&mut tx, mail, new.now).await?;
         }
         tx.commit().await?;
         Ok(crate::store::Invitation {
@@ -193,6 +194,9 @@ impl crate::store::InvitationStore for Backend {
         let Some((app_id, role, invited_by, access_expires_at)) = claimed else {
             return Ok(crate::store::Accepted::NotPending);
         };
+        // Claimed, the invitation no longer counts as pending: the member about to be added
+        // takes its place (a quota lowered since the invitation can still refuse it).
+        self.check_members(&mut tx, app_id, true, now).await?;
         let member_id = uuid::Uuid::now_v7();
         let inserted = sqlx::query(
             "insert into collaborators (id, app_id, user_id, role, invited_by, created_at, updated_at, access_expires_at) \
@@ -273,5 +277,36 @@ impl crate::store::InvitationStore for Backend {
         Self::insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+impl Backend {
+    /// Refuses a change that would give the app more than `members_per_app` members and
+    /// pending invitations (`adding` one more). The app's row is locked first, so concurrent
+    /// invitations are counted one after the other.
+    async fn check_members(
+        &self,
+        conn: &mut <super::Db as sqlx::Database>::Connection,
+        app_id: uuid::Uuid,
+        adding: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::StoreResult<()> {
+        let max = self.limits.members_per_app;
+        if max == 0 {
+            return Ok(());
+        }
+        sqlx::query(concat!("select id from apps where id = $1", lock!()))
+            .bind(app_id)
+            .execute(&mut *conn)
+            .await?;
+        let count: i64 = sqlx::query_scalar(
+            "select (select count(*) from collaborators where app_id = $1) \
+                  + (select count(*) from invitations where app_id = $1 and status = 'pending' and expires_at > $2)",
+        )
+        .bind(app_id)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+        Self::within("members_per_app", max, count + i64::from(adding))
     }
 }

@@ -24,7 +24,7 @@ impl crate::store::RequestStore for Backend {
         now: DateTime<Utc>,
     ) -> StoreResult<Recorded> {
         let mut tx = self.write_tx().await?;
-        let recorded = Self::insert_request(&mut tx, app, request, Some(actor), now).await?;
+        let recorded = self.insert_request(&mut tx, app, request, Some(actor), now).await?;
         tx.commit().await?;
         Ok(recorded)
     }
@@ -56,7 +56,7 @@ impl crate::store::RequestStore for Backend {
             target: None,
             data: json!({ "containers": changes, "formation": formation }),
         };
-        let recorded = Self::insert_request(&mut tx, app, request, Some(actor), now).await?;
+        let recorded = self.insert_request(&mut tx, app, request, Some(actor), now).await?;
         tx.commit().await?;
         Ok(Queued {
             order_id: recorded.order_id,

@@ -51,7 +51,7 @@ impl Backend {
         .execute(&mut *conn)
         .await?;
         if let Some(mail) = link.mail {
-            Self::insert_order(&mut *conn, None, mail, now).await?;
+            Self::insert_mail(&mut *conn, mail, now).await?;
         }
         Ok(())
     }
@@ -165,7 +165,7 @@ impl crate::store::SecurityStore for Backend {
         event.data["revoked_tokens"] = serde_json::json!(revoked);
         Self::insert_security_event(&mut tx, event).await?;
         if let Some(mail) = change.mail {
-            Self::insert_order(&mut tx, None, mail, now).await?;
+            Self::insert_mail(&mut tx, mail, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -184,7 +184,7 @@ impl crate::store::SecurityStore for Backend {
         event.data["revoked_tokens"] = serde_json::json!(revoked);
         Self::insert_security_event(&mut tx, event).await?;
         if let Some(mail) = mail {
-            Self::insert_order(&mut tx, None, mail, now).await?;
+            Self::insert_mail(&mut tx, mail, now).await?;
         }
         tx.commit().await?;
         Ok(revoked)
@@ -192,7 +192,7 @@ impl crate::store::SecurityStore for Backend {
 
     async fn queue_mail(&self, mail: NewOrder, now: DateTime<Utc>) -> StoreResult<()> {
         let mut conn = self.writer().acquire().await?;
-        Self::insert_order(&mut conn, None, mail, now).await?;
+        Self::insert_mail(&mut conn, mail, now).await?;
         Ok(())
     }
 

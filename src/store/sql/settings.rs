@@ -60,7 +60,7 @@ impl crate::store::SettingStore for Backend {
                     kind,
                     data: json!({ "key": setting.key, "value": data["to"] }),
                 };
-                let id = Self::insert_order(&mut tx, Some(app), order, now).await?;
+                let id = self.insert_order(&mut tx, app, Some(actor), order, now).await?;
                 data["order_id"] = json!(id);
                 Some(id)
             }

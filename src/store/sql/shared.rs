@@ -27,11 +27,36 @@ impl Backend {
         Ok(())
     }
 
-    /// Queues an order in the outbox of its kind's channel. `app` is what the order is about,
-    /// if anything (a mail is about a person, not an app).
+    /// Queues an order about `app` that `actor` caused, in the outbox of its kind's channel,
+    /// once [`Self::check_order_rate`] allows it.
     pub(super) async fn insert_order(
+        &self,
+        conn: &mut <Db as sqlx::Database>::Connection,
+        app: &crate::store::App,
+        actor: Option<&crate::store::UserRef>,
+        order: crate::store::NewOrder,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::StoreResult<uuid::Uuid> {
+        if let Some(actor) = actor {
+            self.check_order_rate(&mut *conn, app.id, actor.id, now).await?;
+        }
+        Self::write_order(conn, Some(app), actor, order, now).await
+    }
+
+    /// Queues a mail: an order about a person, not an app, and not rate-limited here (its
+    /// cause is: sign-up, invitations, password resets).
+    pub(super) async fn insert_mail(
+        conn: &mut <Db as sqlx::Database>::Connection,
+        order: crate::store::NewOrder,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::StoreResult<uuid::Uuid> {
+        Self::write_order(conn, None, None, order, now).await
+    }
+
+    async fn write_order(
         conn: &mut <Db as sqlx::Database>::Connection,
         app: Option<&crate::store::App>,
+        actor: Option<&crate::store::UserRef>,
         order: crate::store::NewOrder,
         now: chrono::DateTime<chrono::Utc>,
     ) -> crate::store::StoreResult<uuid::Uuid> {
@@ -46,8 +71,8 @@ impl Backend {
             payload["app"] = serde_json::json!({ "id": app.id, "name": app.name });
         }
         sqlx::query(
-            "insert into outbox (id, channel, app_id, type, payload, created_at, next_attempt_at) \
-             values ($1, $2, $3, $4, $5, $6, $6)",
+            "insert into outbox (id, channel, app_id, type, payload, created_at, next_attempt_at, requested_by) \
+             values ($1, $2, $3, $4, $5, $6, $6, $7)",
         )
         .bind(id)
         .bind(order.kind.channel().as_str())
@@ -55,14 +80,73 @@ impl Backend {
         .bind(order.kind.as_str())
         .bind(sqlx::types::Json(payload))
         .bind(now)
+        .bind(actor.map(|a| a.id))
         .execute(&mut *conn)
         .await?;
         Ok(id)
     }
 
+    /// Refuses a member's order on an app past `orders_per_minute` in the last 60 seconds.
+    /// The member's row is locked first, so two concurrent orders are counted one after the
+    /// other, on every replica.
+    async fn check_order_rate(
+        &self,
+        conn: &mut <Db as sqlx::Database>::Connection,
+        app_id: uuid::Uuid,
+        user_id: uuid::Uuid,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::StoreResult<()> {
+        let max = self.limits.orders_per_minute;
+        if max == 0 {
+            return Ok(());
+        }
+        sqlx::query(concat!(
+            "select id from collaborators where app_id = $1 and user_id = $2",
+            lock!()
+        ))
+        .bind(app_id)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+        let window = chrono::TimeDelta::seconds(60);
+        // The max-th most recent order in the window: while there is one, the next is refused
+        // until it leaves the window.
+        let oldest: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+            "select created_at from outbox where app_id = $1 and requested_by = $2 and created_at > $3 \
+             order by created_at desc limit 1 offset $4",
+        )
+        .bind(app_id)
+        .bind(user_id)
+        .bind(now - window)
+        .bind(i64::try_from(max - 1).unwrap_or(i64::MAX))
+        .fetch_optional(&mut *conn)
+        .await?;
+        match oldest {
+            None => Ok(()),
+            Some(at) => {
+                let wait = (at + window - now).num_milliseconds().max(0);
+                Err(crate::store::StoreError::RateLimited {
+                    limit: "orders_per_minute",
+                    max,
+                    retry_after: u64::try_from((wait + 999) / 1000).unwrap_or(1).max(1),
+                })
+            }
+        }
+    }
+
+    /// Refuses a change that would take `count` past `max` for `limit` (`max` 0: no limit).
+    pub(super) fn within(limit: &'static str, max: u64, count: i64) -> crate::store::StoreResult<()> {
+        if max > 0 && u64::try_from(count).unwrap_or(0) > max {
+            Err(crate::store::StoreError::Quota { limit, max })
+        } else {
+            Ok(())
+        }
+    }
+
     /// The one way a change asks the platform to act: the request's record, its order and
     /// its event (whose data is the order's, with `order_id`), in the caller's transaction.
     pub(super) async fn insert_request(
+        &self,
         conn: &mut <Db as sqlx::Database>::Connection,
         app: &crate::store::App,
         request: crate::store::NewRequest,
@@ -73,7 +157,7 @@ impl Backend {
             kind: request.order,
             data: request.data.clone(),
         };
-        let order_id = Self::insert_order(&mut *conn, Some(app), order, now).await?;
+        let order_id = self.insert_order(&mut *conn, app, actor, order, now).await?;
         let id = uuid::Uuid::now_v7();
         sqlx::query(
             "insert into requests (id, app_id, type, target_id, data, status, order_id, requested_by, created_at, \

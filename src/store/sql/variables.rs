@@ -3,6 +3,14 @@
 
 use super::Backend;
 
+/// Bytes a sealed value has beyond its plaintext: the nonce and the tag
+/// ([`crate::secrets::SEALING_OVERHEAD`]).
+macro_rules! sealing_overhead {
+    () => {
+        "40"
+    };
+}
+
 #[async_trait::async_trait]
 impl crate::store::VariableStore for Backend {
     async fn list_variables(&self, app_id: uuid::Uuid) -> crate::store::StoreResult<Vec<crate::store::StoredVariable>> {
@@ -36,6 +44,11 @@ impl crate::store::VariableStore for Backend {
         now: chrono::DateTime<chrono::Utc>,
     ) -> crate::store::StoreResult<Vec<crate::store::StoredVariable>> {
         let mut tx = self.write_tx().await?;
+        // Serialises the app's variable changes, so that the quotas below count them all.
+        sqlx::query(concat!("select id from apps where id = $1", lock!()))
+            .bind(app.id)
+            .execute(&mut *tx)
+            .await?;
         let mut stored = Vec::with_capacity(variables.len());
         for variable in variables {
             let row: crate::store::StoredVariable = sqlx::query_as(
@@ -63,6 +76,17 @@ impl crate::store::VariableStore for Backend {
             Self::insert_event(&mut tx, event).await?;
             stored.push(row);
         }
+        // Counted after the writes, in their transaction: an update replaces, a new name adds.
+        let (count, bytes): (i64, i64) = sqlx::query_as(concat!(
+            "select count(*), coalesce(sum(length(value_sealed)), 0) - count(*) * ",
+            sealing_overhead!(),
+            " from variables where app_id = $1"
+        ))
+        .bind(app.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        Self::within("variables_per_app", self.limits.variables_per_app, count)?;
+        Self::within("variable_bytes_per_app", self.limits.variable_bytes_per_app, bytes)?;
         tx.commit().await?;
         Ok(stored)
     }
