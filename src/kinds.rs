@@ -138,6 +138,50 @@ order_kinds! {
         asked_by: "`DELETE /v1/apps/{app}`",
         data: "`name`",
         does: "Tear the app down, its add-ons included: rolegate has already deleted the app with its add-ons, and sends no `addon.deprovision` for them.";
+    AppStop => "app.stop",
+        asked_by: "`POST /v1/apps/{app}/stop`",
+        data: "`{}`",
+        does: "Stop every container of the app (it stays, with its formation); report progress to [`/internal/v1/requests/{order_id}/status`](#post-internalv1requestsidstatus).";
+    AppStart => "app.start",
+        asked_by: "`POST /v1/apps/{app}/start`",
+        data: "`{}`",
+        does: "Start the stopped app's formation again; report progress to `/internal/v1/requests/{order_id}/status`.";
+    AppChangeStack => "app.change_stack",
+        asked_by: "`PUT /v1/apps/{app}/stack`",
+        data: "`from`, `to` (stacks)",
+        does: "Build the app on the new stack at its next deployment.";
+    AutoscalerSet => "autoscaler.set",
+        asked_by: "`POST /v1/apps/{app}/autoscalers`, `PATCH …/autoscalers/{id}`",
+        data: "`autoscaler_id`, `container_type`, `metric`, `target`, `min_containers`, `max_containers`, `enabled`",
+        does: "Scale `container_type` between `min_containers` and `max_containers` to keep `metric` near `target` (or stop doing so when `enabled` is false).";
+    AutoscalerRemove => "autoscaler.remove",
+        asked_by: "`DELETE /v1/apps/{app}/autoscalers/{id}`",
+        data: "the autoscaler as it was",
+        does: "Stop autoscaling `container_type`; its formation stays as it is.";
+    LogDrainAdd => "log_drain.add",
+        asked_by: "`POST /v1/apps/{app}/log-drains`",
+        data: "`log_drain_id`, `url` (with any password replaced by `***`)",
+        does: "Forward the app's logs to the drain; fetch its full URL from [`GET /internal/v1/apps/{app}/log-drains`](#get-internalv1appsapplog-drains).";
+    LogDrainRemove => "log_drain.remove",
+        asked_by: "`DELETE /v1/apps/{app}/log-drains/{id}`",
+        data: "`log_drain_id`, `url` (redacted)",
+        does: "Stop forwarding logs to the drain.";
+    OneOffRun => "one_off.run",
+        asked_by: "`POST /v1/apps/{app}/one-offs`",
+        data: "`one_off_id`, `command`, `size`, `detached`",
+        does: "Start a one-off container running `command`; report its status to [`/internal/v1/one-offs/{id}/status`](#post-internalv1one-offsidstatus).";
+    ReviewAppCreate => "review_app.create",
+        asked_by: "`POST /v1/apps/{app}/review-apps`, or a pull request the platform reported",
+        data: "`review_app_id`, `pull_request`, `branch`, `via` (`api` or `scm`)",
+        does: "Create and deploy a review app of the pull request's branch.";
+    ReviewAppClose => "review_app.close",
+        asked_by: "`DELETE /v1/apps/{app}/review-apps/{id}`",
+        data: "the review app as it was",
+        does: "Destroy the review app.";
+    ReviewAppRedeploy => "review_app.redeploy",
+        asked_by: "`POST /v1/apps/{app}/review-apps/{id}/redeploy`",
+        data: "`review_app_id`, `pull_request`, `branch`",
+        does: "Deploy the pull request's branch again on its review app.";
     MailVerifyEmail => "mail.verify_email",
         asked_by: "`POST /v1/users`, `POST /v1/users/self/verify-email/resend`",
         data: "`to`, `subject`, `sealed_text`",
@@ -190,6 +234,29 @@ EventKind {
     AddonChanged => "addon.changed": "`addon_id`, `provider`, `from`, `to` (plans), `order_id`";
     AddonRemoved => "addon.removed": "`addon_id`, `provider`, `order_id`";
     AddonCredentialsRead => "addon.credentials_read": "`addon_id`, `provider`: who read the credentials, and when";
+    AppStopRequested => "app.stop_requested": "`order_id`";
+    AppStartRequested => "app.start_requested": "`order_id`";
+    AppStackChanged => "app.stack_changed": "`from`, `to` (stacks), `order_id`";
+    AppChildCreated => "app.child_created": "`child_id`, `child_name`, `members` (how many were copied), `variables` (how many were copied): on the parent's timeline";
+    AppCreatedFromParent => "app.created_from_parent": "`parent_id`, `parent_name`, `members`, `variables`: on the child's timeline";
+    AutoscalerCreated => "autoscaler.created": "`autoscaler_id`, `container_type`, `metric`, `target`, `min_containers`, `max_containers`, `enabled`, `order_id`";
+    AutoscalerChanged => "autoscaler.changed": "the autoscaler's fields as they are now, `order_id`";
+    AutoscalerRemoved => "autoscaler.removed": "the autoscaler's fields as they were, `order_id`";
+    SupportAccessGranted => "support_access.granted": "`key` (`support_access`), `from`, `to`: the grant before and after (`{until, reason, granted_by, granted_at}`, or `null`)";
+    SupportAccessRevoked => "support_access.revoked": "`key` (`support_access`), `from` (the grant revoked), `to` (`null`)";
+    LogDrainAdded => "log_drain.added": "`log_drain_id`, `url` (any password replaced by `***`), `order_id`";
+    LogDrainRemoved => "log_drain.removed": "`log_drain_id`, `url` (redacted), `order_id`";
+    LogArchiveAdded => "log_archive.added": "`log_archive_id`, `from`, `to`, `size_bytes`; `actor` is `null` (the platform reported it)";
+    ScmLinked => "scm.linked": "`key` (`scm_link`), `from` (the previous link, or `null`), `to` (`{provider, repository, auto_deploy}`)";
+    ScmUnlinked => "scm.unlinked": "`key` (`scm_link`), `from` (the link removed), `to` (`null`)";
+    AutoDeployChanged => "scm.auto_deploy_changed": "`key` (`scm_link`), `from`, `to`: the link before and after, `auto_deploy` (`{enabled, branch}`) changed";
+    OneOffRequested => "one_off.requested": "`one_off_id`, `command`, `size`, `detached`, `order_id`";
+    OneOffStatusChanged => "one_off.status_changed": "`one_off_id`, `from`, `to` (`starting`, `running`, `exited`), `exit_code`; `actor` is `null`";
+    OneOffAttached => "one_off.attach_granted": "`one_off_id`, `expires_at`: who was given an attach credential (never the credential)";
+    CronJobsReplaced => "cron_jobs.replaced": "`count`: the platform reported the app's cron table; `actor` is `null`";
+    ReviewAppRequested => "review_app.requested": "`review_app_id`, `pull_request`, `branch`, `via` (`api` or `scm`), `order_id`; via `scm`, `actor` is the pull request's author";
+    ReviewAppClosed => "review_app.closed": "the review app as it was, `order_id`";
+    ReviewAppRedeployRequested => "review_app.redeploy_requested": "`review_app_id`, `pull_request`, `branch`, `order_id`";
     ReviewAppSettingsChanged => "review_apps.settings_changed": "`key` (`review_apps`), `from`, `to` (the whole settings before and after)";
     AccessDenied => "access.denied": "`method`, `route` (the path pattern, such as `/v1/apps/{app}/collaborators`), `permission`, `role`, `reason` (`role_lacks_permission`, `token_scope_lacks_permission` or `token_scope_excludes_app`): a member was refused (`403`) by their role or their token's scope. At most one a minute per membership and replica: further refusals within the minute are not recorded. Non-members (`404`) and expired members are not recorded here.";
 }
@@ -228,7 +295,18 @@ impl OrderKind {
             | OrderKind::AddonChangePlan
             | OrderKind::AddonDeprovision
             | OrderKind::AppRename
-            | OrderKind::AppDelete => Channel::Platform,
+            | OrderKind::AppDelete
+            | OrderKind::AppStop
+            | OrderKind::AppStart
+            | OrderKind::AppChangeStack
+            | OrderKind::AutoscalerSet
+            | OrderKind::AutoscalerRemove
+            | OrderKind::LogDrainAdd
+            | OrderKind::LogDrainRemove
+            | OrderKind::OneOffRun
+            | OrderKind::ReviewAppCreate
+            | OrderKind::ReviewAppClose
+            | OrderKind::ReviewAppRedeploy => Channel::Platform,
         }
     }
 }

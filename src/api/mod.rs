@@ -5,21 +5,30 @@ pub mod access;
 pub mod addons;
 pub mod apps;
 pub mod audit;
+pub mod autoscalers;
 pub mod collaborators;
+pub mod cron_jobs;
 pub mod csv;
 pub mod deployments;
 pub mod extract;
 pub mod health;
 pub mod internal;
 pub mod invitations;
+pub mod lifecycle;
+pub mod log_archives;
+pub mod log_drains;
+pub mod one_offs;
 pub mod openapi;
 pub mod operations;
 pub mod passwords;
+pub mod records;
 pub mod requests;
 pub mod review;
 pub mod review_apps;
 pub mod roles;
+pub mod scm;
 pub mod settings;
+pub mod support;
 pub mod telemetry;
 pub mod tokens;
 pub mod users;
@@ -84,6 +93,25 @@ pub fn routes() -> Router<AppState> {
             get(apps::show).patch(apps::update).delete(apps::destroy),
         )
         .route("/v1/apps/{app}/rename", post(apps::rename))
+        .route("/v1/apps/{app}/stack", put(lifecycle::change_stack))
+        .route("/v1/apps/{app}/one-offs/{id}/attach", post(one_offs::attach))
+        .route("/v1/apps/{app}/review-apps/{id}/redeploy", post(review_apps::redeploy))
+        .route("/v1/apps/{app}/logs/archives/{id}", get(log_archives::download))
+        .route(
+            "/v1/apps/{app}/support-access",
+            get(support::show_support_access)
+                .post(support::grant_support_access)
+                .delete(support::revoke_support_access),
+        )
+        .route(
+            "/v1/apps/{app}/scm-link",
+            get(scm::show_scm_link).put(scm::link_scm).delete(scm::unlink_scm),
+        )
+        .route("/v1/apps/{app}/scm-link/auto-deploy", put(scm::auto_deploy))
+        .route(
+            "/v1/apps/{app}/children",
+            post(lifecycle::create_child).get(lifecycle::children),
+        )
         .route("/v1/apps/{app}/transfer", post(apps::transfer))
         .route("/v1/apps/{app}/permissions", get(apps::permissions))
         .route("/v1/apps/{app}/events", get(apps::events))
@@ -126,6 +154,22 @@ pub fn routes() -> Router<AppState> {
             patch(addons::update).delete(addons::delete),
         )
         .route("/v1/apps/{app}/addons/{id}/credentials", get(addons::credentials))
+        .route(
+            "/internal/v1/apps/{app}/log-drains",
+            get(log_drains::platform_log_drains),
+        )
+        .route(
+            "/internal/v1/apps/{app}/support-access",
+            get(support::platform_support_access),
+        )
+        .route("/internal/v1/one-offs/attach/verify", post(one_offs::verify_attach))
+        .route(
+            "/internal/v1/one-offs/{id}/status",
+            post(one_offs::report_one_off_status),
+        )
+        .route("/internal/v1/apps/{app}/cron-jobs", put(cron_jobs::replace))
+        .route("/internal/v1/apps/{app}/logs/archives", post(log_archives::report))
+        .route("/internal/v1/apps/{app}/review-apps", post(review_apps::from_scm))
         .route("/internal/v1/orders", get(internal::orders))
         .route("/internal/v1/orders/{id}/ack", post(internal::ack_order))
         .route(

@@ -87,6 +87,14 @@ pub fn document() -> utoipa::openapi::OpenApi {
         addons::Doc::openapi(),
         internal::Doc::openapi(),
         requests::Doc::openapi(),
+        log_drains::Doc::openapi(),
+        lifecycle::Doc::openapi(),
+        support::Doc::openapi(),
+        scm::Doc::openapi(),
+        one_offs::Doc::openapi(),
+        cron_jobs::Doc::openapi(),
+        log_archives::Doc::openapi(),
+        review_apps::Doc::openapi(),
     ] {
         doc.merge(part);
     }

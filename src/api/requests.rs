@@ -75,6 +75,10 @@ pub trait PlatformRequest: DeserializeOwned + Send + 'static {
     fn target(&self) -> Option<Uuid> {
         None
     }
+
+    /// The change of the app's `status` the request makes (`from`, `to`), if any: made with
+    /// the request, and a 409 when the app is not `from`.
+    const APP_STATUS: Option<(&'static str, &'static str)> = None;
 }
 
 /// The declaration of the request `R`, for its line in the route table.
@@ -136,11 +140,18 @@ pub async fn queue<R: PlatformRequest>(state: &AppState, ctx: &AppContext, reque
         event: R::EVENT,
         target: request.target(),
         data: request.data(),
+        app_status: R::APP_STATUS,
     };
     let recorded = state
         .store
         .record_request(&ctx.app, new, &ctx.caller.user.to_ref(), state.clock.now())
-        .await?;
+        .await
+        .map_err(|e| match (e, R::APP_STATUS) {
+            (crate::store::StoreError::Conflict(_), Some((_, to))) => {
+                ApiError::Conflict(format!("the app is already {to}"))
+            }
+            (e, _) => e.into(),
+        })?;
     Ok(match R::ANSWER {
         Answer::Queued(_) => {
             let view = QueuedView {

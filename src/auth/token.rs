@@ -14,6 +14,8 @@ pub const API_TOKEN_PREFIX: &str = "rg_";
 pub const INVITATION_TOKEN_PREFIX: &str = "rgi_";
 /// Prefix of address-verification links.
 pub const VERIFY_TOKEN_PREFIX: &str = "rgv_";
+/// Prefix of one-off attach credentials.
+pub const ATTACH_TOKEN_PREFIX: &str = "rga_";
 /// Prefix of password-reset links (also used to claim an unverified account).
 pub const RESET_TOKEN_PREFIX: &str = "rgr_";
 

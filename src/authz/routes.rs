@@ -9,10 +9,17 @@ use axum::http::Method;
 
 use super::{Permission, Role};
 use crate::api::Declared;
+use crate::api::autoscalers::Autoscaler;
+use crate::api::cron_jobs::CronJob;
 use crate::api::deployments::ResetCache;
+use crate::api::lifecycle::{Start, Stop};
+use crate::api::log_archives::LogArchive;
+use crate::api::log_drains::LogDrain;
+use crate::api::one_offs::OneOff;
 use crate::api::operations::Restart;
+use crate::api::records::{self, AppRecord};
 use crate::api::requests::{self, PlatformRequest};
-use crate::api::review_apps::ReviewAppSettings;
+use crate::api::review_apps::{ReviewApp, ReviewAppSettings};
 use crate::api::settings::{self, AppSetting};
 
 /// An HTTP method, as a `Copy` value a `static` table can hold.
@@ -165,6 +172,44 @@ const fn write_setting<S: AppSetting>(path: &'static str, permission: Permission
     }
 }
 
+/// A record `R` (see [`crate::api::records`]): one of its operations at `path` with
+/// `permission`, chosen by `declared`.
+const fn record(
+    verb: Verb,
+    path: &'static str,
+    permission: Permission,
+    summary: &'static str,
+    declared: Declared,
+) -> RouteSpec {
+    RouteSpec {
+        verb,
+        path,
+        access: Access::App(permission),
+        summary,
+        declared: Some(declared),
+    }
+}
+
+/// The records `R` of an app, listed at `path` (`GET`).
+const fn list_records<R: AppRecord>(path: &'static str, permission: Permission, summary: &'static str) -> RouteSpec {
+    record(Verb::Get, path, permission, summary, records::declare_list::<R>())
+}
+
+/// A record `R` created at `path` (`POST`).
+const fn create_record<R: AppRecord>(path: &'static str, permission: Permission, summary: &'static str) -> RouteSpec {
+    record(Verb::Post, path, permission, summary, records::declare_create::<R>())
+}
+
+/// A record `R` changed at `path` (`PATCH …/{id}`).
+const fn change_record<R: AppRecord>(path: &'static str, permission: Permission, summary: &'static str) -> RouteSpec {
+    record(Verb::Patch, path, permission, summary, records::declare_change::<R>())
+}
+
+/// A record `R` removed at `path` (`DELETE …/{id}`).
+const fn remove_record<R: AppRecord>(path: &'static str, permission: Permission, summary: &'static str) -> RouteSpec {
+    record(Verb::Delete, path, permission, summary, records::declare_remove::<R>())
+}
+
 /// Every route of the service and what it needs.
 #[rustfmt::skip]
 pub static ROUTES: &[RouteSpec] = &[
@@ -203,6 +248,18 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Delete, "/v1/apps/{app}", App(AppDelete), "Delete the app."),
     route(Post, "/v1/apps/{app}/rename", App(AppRename), "Rename the app."),
     route(Post, "/v1/apps/{app}/transfer", App(AppTransfer), "Make another member the owner."),
+    request::<Stop>(Post, "/v1/apps/{app}/stop", AppStop, "Stop the app's containers."),
+    request::<Start>(Post, "/v1/apps/{app}/start", AppStop, "Start a stopped app again."),
+    route(Put, "/v1/apps/{app}/stack", App(AppChangeStack), "Change the app's stack."),
+    route(Post, "/v1/apps/{app}/children", App(AppCreateChild), "Create a child app from this one."),
+    route(Get, "/v1/apps/{app}/children", App(AppRead), "The apps created from this one."),
+    route(Get, "/v1/apps/{app}/support-access", App(AppRead), "Whether support may reach the app's data, by whose grant, until when."),
+    route(Post, "/v1/apps/{app}/support-access", App(SupportGrantDataAccess), "Let support reach the app's data for some hours."),
+    route(Delete, "/v1/apps/{app}/support-access", App(SupportGrantDataAccess), "End support's access now."),
+    route(Get, "/v1/apps/{app}/scm-link", App(AppRead), "The app's link to its repository."),
+    route(Put, "/v1/apps/{app}/scm-link", App(ScmConfigure), "Link the app to a repository, or change the link."),
+    route(Delete, "/v1/apps/{app}/scm-link", App(ScmConfigure), "Remove the link."),
+    route(Put, "/v1/apps/{app}/scm-link/auto-deploy", App(DeploymentsManageAuto), "Turn automatic deployments on or off."),
     route(Get, "/v1/apps/{app}/permissions", App(AppRead), "The caller's role and permissions on the app."),
     route(Get, "/v1/apps/{app}/events", App(EventsRead), "The app's activity timeline."),
     route(Get, "/v1/apps/{app}/collaborators", App(CollaboratorsRead), "Members of the app."),
@@ -233,6 +290,30 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Get, "/v1/apps/{app}/addons/{id}/credentials", App(DatabasesAccess), "An add-on's connection URL and user."),
     read_setting::<ReviewAppSettings>("/v1/apps/{app}/review-apps/settings", ReviewAppsList, "The review-app settings."),
     write_setting::<ReviewAppSettings>("/v1/apps/{app}/review-apps/settings", ReviewAppsConfigure, "Change the review-app settings."),
+    list_records::<Autoscaler>("/v1/apps/{app}/autoscalers", AppRead, "Autoscalers."),
+    create_record::<Autoscaler>("/v1/apps/{app}/autoscalers", AutoscalersManage, "Create an autoscaler."),
+    change_record::<Autoscaler>("/v1/apps/{app}/autoscalers/{id}", AutoscalersManage, "Change an autoscaler."),
+    remove_record::<Autoscaler>("/v1/apps/{app}/autoscalers/{id}", AutoscalersManage, "Remove an autoscaler."),
+    list_records::<LogDrain>("/v1/apps/{app}/log-drains", LogDrainsManage, "Log drains (URLs with passwords hidden)."),
+    create_record::<LogDrain>("/v1/apps/{app}/log-drains", LogDrainsManage, "Add a log drain."),
+    remove_record::<LogDrain>("/v1/apps/{app}/log-drains/{id}", LogDrainsManage, "Remove a log drain."),
+    list_records::<OneOff>("/v1/apps/{app}/one-offs", OneOffsList, "One-off containers."),
+    create_record::<OneOff>("/v1/apps/{app}/one-offs", OneOffsCreate, "Run a one-off container."),
+    route(Post, "/v1/apps/{app}/one-offs/{id}/attach", App(OneOffsAttach), "A single-use credential to attach to a one-off."),
+    route(Post, "/internal/v1/one-offs/attach/verify", Platform, "Use up an attach credential, if it holds."),
+    route(Post, "/internal/v1/one-offs/{id}/status", Platform, "Report where a one-off stands."),
+    list_records::<CronJob>("/v1/apps/{app}/cron-jobs", CronJobsList, "The app's scheduled jobs."),
+    route(Put, "/internal/v1/apps/{app}/cron-jobs", Platform, "Replace an app's cron table."),
+    list_records::<LogArchive>("/v1/apps/{app}/logs/archives", LogsDownloadArchives, "Log archives."),
+    route(Get, "/v1/apps/{app}/logs/archives/{id}", App(LogsDownloadArchives), "One log archive with its download URL."),
+    route(Post, "/internal/v1/apps/{app}/logs/archives", Platform, "Report a new log archive."),
+    route(Get, "/internal/v1/apps/{app}/log-drains", Platform, "An app's log drains with their full URLs."),
+    route(Get, "/internal/v1/apps/{app}/support-access", Platform, "Whether support may reach an app's data now."),
+    list_records::<ReviewApp>("/v1/apps/{app}/review-apps", ReviewAppsList, "Open review apps."),
+    create_record::<ReviewApp>("/v1/apps/{app}/review-apps", ReviewAppsCreate, "Create a review app from a pull request."),
+    remove_record::<ReviewApp>("/v1/apps/{app}/review-apps/{id}", ReviewAppsClose, "Close (destroy) a review app."),
+    route(Post, "/v1/apps/{app}/review-apps/{id}/redeploy", App(ReviewAppsRedeploy), "Redeploy a review app."),
+    route(Post, "/internal/v1/apps/{app}/review-apps", Platform, "Report a pull request; rolegate decides whether it gets a review app."),
     route(Get, "/internal/v1/orders", Platform, "Orders not yet delivered."),
     route(Post, "/internal/v1/orders/{id}/ack", Platform, "Mark an order done (for a platform that polls)."),
     route(Post, "/internal/v1/deployments/{id}/status", Platform, "Report a deployment's status and output."),

@@ -47,6 +47,31 @@ pub trait AppStore: Send + Sync {
     /// Makes `to` (a member) the owner and the current owner `actor` a collaborator, atomically.
     async fn transfer_app(&self, app: &App, actor: &UserRef, to: Uuid, now: DateTime<Utc>) -> StoreResult<App>;
 
+    /// Changes the app's stack, with its event and order; `None` when it already has it.
+    async fn change_stack(
+        &self,
+        app: &App,
+        stack: &str,
+        actor: &UserRef,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<App>>;
+
+    /// Creates `name` (with `id`) from `parent`: owned by the parent's owner, with its default branch, stack,
+    /// members (with their roles) and `variables` (sealed for the child), and an event on each
+    /// app's timeline, in one transaction. `Conflict` when the name is taken.
+    async fn create_child(
+        &self,
+        id: Uuid,
+        parent: &App,
+        name: &AppName,
+        variables: &[crate::store::NewVariable],
+        actor: &UserRef,
+        now: DateTime<Utc>,
+    ) -> StoreResult<App>;
+
+    /// The apps created from `parent`, by name.
+    async fn children(&self, parent: Uuid) -> StoreResult<Vec<App>>;
+
     /// An app by id or name, for the platform's routes.
     async fn app_by_ref(&self, app: &AppRef) -> StoreResult<Option<App>>;
 }

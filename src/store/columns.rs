@@ -4,7 +4,8 @@
 /// Columns of an app with its owner; pairs with [`app_from!`] and decodes as `AppRow`.
 macro_rules! app_columns {
     () => {
-        "a.id, a.name, a.default_branch, a.created_at, a.updated_at, a.formation, \
+        "a.id, a.name, a.default_branch, a.created_at, a.updated_at, a.formation, a.status, a.stack, \
+         (select p.name from apps p where p.id = a.parent_id) as parent_name, \
          ou.id as owner_id, ou.email as owner_email"
     };
 }
@@ -43,7 +44,9 @@ macro_rules! access_sql {
             ", \
                a.id as app_id, a.name as app_name, a.default_branch, \
                a.created_at as app_created_at, a.updated_at as app_updated_at, \
-               a.formation, ou.id as owner_id, ou.email as owner_email, \
+               a.formation, a.status as app_status, a.stack, \
+               (select p.name from apps p where p.id = a.parent_id) as parent_name, \
+               ou.id as owner_id, ou.email as owner_email, \
                m.id as membership_id, m.role as role, m.access_expires_at, \
                m.last_used_at as membership_last_used_at, pu.last_used_at as permission_last_used_at \
              from api_tokens t \

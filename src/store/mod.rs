@@ -17,6 +17,7 @@ mod invitations;
 mod members;
 pub mod models;
 mod outbox;
+mod records;
 // Each backend compiles the shared SQL files of `sql/` as its own modules.
 #[allow(clippy::duplicate_mod)]
 pub mod postgres;
@@ -44,6 +45,7 @@ pub use invitations::InvitationStore;
 pub use members::MemberStore;
 pub use models::*;
 pub use outbox::OutboxStore;
+pub use records::RecordStore;
 pub use requests::RequestStore;
 pub use review::ReviewStore;
 pub use security::SecurityStore;
@@ -234,6 +236,7 @@ pub trait Store:
     + AddonStore
     + SecurityStore
     + SettingStore
+    + RecordStore
     + OutboxStore
     + Send
     + Sync

@@ -106,6 +106,8 @@ mod invitations;
 mod members;
 #[path = "sql/outbox.rs"]
 mod outbox;
+#[path = "sql/records.rs"]
+mod records;
 #[path = "sql/requests.rs"]
 mod requests;
 #[path = "sql/review.rs"]

@@ -62,7 +62,7 @@ pub struct UserLogin {
 }
 
 /// `{id, email}`: how one resource names a user.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct UserRef {
     /// Id.
     pub id: Uuid,

@@ -40,10 +40,23 @@ pub struct App {
     pub owner: UserRef,
     /// The containers the app runs (`POST /scale` changes it).
     pub formation: Vec<Container>,
+    /// `running`, or `stopped` after `POST /stop` (until `POST /start`).
+    #[schema(schema_with = app_status_schema)]
+    pub status: String,
+    /// The stack (base image) it is built on, such as `scalingo-22`.
+    pub stack: String,
+    /// The name of the app it was created from (`POST …/children`), or `null`.
+    #[schema(required = true)]
+    pub parent: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change of the app's own fields.
     pub updated_at: DateTime<Utc>,
+}
+
+/// `App::status`.
+fn app_status_schema() -> utoipa::openapi::Object {
+    crate::api::openapi::string_enum(["running", "stopped"], "`running`, or `stopped` after `POST /stop`.")
 }
 
 /// One line of the formation: how many containers of a type, and their size.
@@ -89,6 +102,9 @@ pub(in crate::store) struct AppRow {
     pub owner_id: Uuid,
     pub owner_email: String,
     pub formation: sqlx::types::Json<Vec<Container>>,
+    pub status: String,
+    pub stack: String,
+    pub parent_name: Option<String>,
 }
 
 impl From<AppRow> for App {
@@ -102,6 +118,9 @@ impl From<AppRow> for App {
                 email: r.owner_email,
             },
             formation: r.formation.0,
+            status: r.status,
+            stack: r.stack,
+            parent: r.parent_name,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -128,6 +147,9 @@ pub(in crate::store) struct AccessRow {
     pub owner_id: Option<Uuid>,
     pub owner_email: Option<String>,
     pub formation: Option<sqlx::types::Json<Vec<Container>>>,
+    pub app_status: Option<String>,
+    pub stack: Option<String>,
+    pub parent_name: Option<String>,
     pub membership_id: Option<Uuid>,
     pub role: Option<String>,
     pub access_expires_at: Option<DateTime<Utc>>,
@@ -145,6 +167,9 @@ impl AccessRow {
                 default_branch: self.default_branch?,
                 owner: user_ref(self.owner_id, self.owner_email)?,
                 formation: self.formation?.0,
+                status: self.app_status?,
+                stack: self.stack?,
+                parent: self.parent_name,
                 created_at: self.app_created_at?,
                 updated_at: self.app_updated_at?,
             })

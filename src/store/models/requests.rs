@@ -19,6 +19,9 @@ pub struct NewRequest {
     pub target: Option<Uuid>,
     /// The order's data.
     pub data: serde_json::Value,
+    /// A change of the app's `status` the request makes (`from`, `to`): made in its
+    /// transaction, and refused (409) when the app is not `from`.
+    pub app_status: Option<(&'static str, &'static str)>,
 }
 
 /// A request written with its order.

@@ -60,6 +60,7 @@ impl crate::store::AddonStore for Backend {
             event: crate::kinds::EventKind::AddonProvisioned,
             target: Some(addon.id),
             data,
+            app_status: None,
         };
         self.insert_request(&mut tx, app, request, Some(actor), now).await?;
         tx.commit().await?;
@@ -100,6 +101,7 @@ impl crate::store::AddonStore for Backend {
             event: crate::kinds::EventKind::AddonChanged,
             target: Some(id),
             data,
+            app_status: None,
         };
         self.insert_request(&mut tx, app, request, Some(actor), now).await?;
         tx.commit().await?;
@@ -127,6 +129,7 @@ impl crate::store::AddonStore for Backend {
             event: crate::kinds::EventKind::AddonRemoved,
             target: Some(id),
             data,
+            app_status: None,
         };
         self.insert_request(&mut tx, app, request, Some(actor), now).await?;
         tx.commit().await?;

@@ -198,6 +198,18 @@ impl crate::store::AppStore for Backend {
         now: chrono::DateTime<chrono::Utc>,
     ) -> crate::store::StoreResult<()> {
         let mut tx = self.write_tx().await?;
+        let child: Option<String> = sqlx::query_scalar(concat!(
+            "select name from apps where parent_id = $1 order by name limit 1",
+            lock!()
+        ))
+        .bind(app.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if child.is_some() {
+            return Err(crate::store::StoreError::Conflict(
+                "the app has child apps: delete them first (GET /v1/apps/{app}/children lists them)",
+            ));
+        }
         let done = sqlx::query("delete from apps where id = $1")
             .bind(app.id)
             .execute(&mut *tx)
@@ -286,6 +298,161 @@ impl crate::store::AppStore for Backend {
         let app = Self::fetch_app(&mut tx, app.id).await?;
         tx.commit().await?;
         Ok(app)
+    }
+
+    async fn change_stack(
+        &self,
+        app: &crate::store::App,
+        stack: &str,
+        actor: &crate::store::UserRef,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::StoreResult<Option<crate::store::App>> {
+        let mut tx = self.write_tx().await?;
+        let previous: String = sqlx::query_scalar(concat!("select stack from apps where id = $1", lock!()))
+            .bind(app.id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(crate::store::StoreError::NotFound)?;
+        if previous == stack {
+            return Ok(None);
+        }
+        sqlx::query("update apps set stack = $2, updated_at = $3 where id = $1")
+            .bind(app.id)
+            .bind(stack)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let order = crate::store::NewOrder {
+            kind: crate::kinds::OrderKind::AppChangeStack,
+            data: serde_json::json!({ "from": previous, "to": stack }),
+        };
+        let order_id = self.insert_order(&mut tx, app, Some(actor), order, now).await?;
+        let event = crate::store::NewEvent {
+            app_id: app.id,
+            app_name: &app.name,
+            actor: Some(actor),
+            kind: crate::kinds::EventKind::AppStackChanged,
+            data: serde_json::json!({ "from": previous, "to": stack, "order_id": order_id }),
+            secret: None,
+            now,
+        };
+        Self::insert_event(&mut tx, event).await?;
+        let changed = Self::fetch_app(&mut tx, app.id).await?;
+        tx.commit().await?;
+        Ok(Some(changed))
+    }
+
+    async fn create_child(
+        &self,
+        id: uuid::Uuid,
+        parent: &crate::store::App,
+        name: &crate::domain::AppName,
+        variables: &[crate::store::NewVariable],
+        actor: &crate::store::UserRef,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::store::StoreResult<crate::store::App> {
+        let mut tx = self.write_tx().await?;
+        self.check_apps_owned(&mut tx, parent.owner.id, 1).await?;
+        sqlx::query(
+            "insert into apps (id, name, default_branch, created_at, updated_at, stack, parent_id) \
+             values ($1, $2, $3, $4, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(name.as_str())
+        .bind(&parent.default_branch)
+        .bind(now)
+        .bind(&parent.stack)
+        .bind(parent.id)
+        .execute(&mut *tx)
+        .await?;
+        // Every member of the parent, with the same role, invitation and end of access.
+        type Member = (
+            uuid::Uuid,
+            String,
+            Option<uuid::Uuid>,
+            Option<chrono::DateTime<chrono::Utc>>,
+        );
+        let members: Vec<Member> = sqlx::query_as(
+            "select user_id, role, invited_by, access_expires_at from collaborators where app_id = $1 order by id",
+        )
+        .bind(parent.id)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (user_id, role, invited_by, access_expires_at) in &members {
+            sqlx::query(
+                "insert into collaborators (id, app_id, user_id, role, invited_by, created_at, updated_at, access_expires_at) \
+                 values ($1, $2, $3, $4, $5, $6, $6, $7)",
+            )
+            .bind(uuid::Uuid::now_v7())
+            .bind(id)
+            .bind(user_id)
+            .bind(role)
+            .bind(invited_by)
+            .bind(now)
+            .bind(access_expires_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for variable in variables {
+            sqlx::query(
+                "insert into variables (id, app_id, name, value_sealed, created_at, updated_at) values ($1, $2, $3, $4, $5, $5)",
+            )
+            .bind(uuid::Uuid::now_v7())
+            .bind(id)
+            .bind(&variable.name)
+            .bind(&variable.sealed)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let copied = serde_json::json!({ "members": members.len(), "variables": variables.len() });
+        let mut on_child = copied.clone();
+        on_child["parent_id"] = serde_json::json!(parent.id);
+        on_child["parent_name"] = serde_json::json!(parent.name);
+        let mut on_parent = copied;
+        on_parent["child_id"] = serde_json::json!(id);
+        on_parent["child_name"] = serde_json::json!(name);
+        for (app_id, app_name, kind, data) in [
+            (
+                id,
+                name.as_str(),
+                crate::kinds::EventKind::AppCreatedFromParent,
+                on_child,
+            ),
+            (
+                parent.id,
+                parent.name.as_str(),
+                crate::kinds::EventKind::AppChildCreated,
+                on_parent,
+            ),
+        ] {
+            let event = crate::store::NewEvent {
+                app_id,
+                app_name,
+                actor: Some(actor),
+                kind,
+                data,
+                secret: None,
+                now,
+            };
+            Self::insert_event(&mut tx, event).await?;
+        }
+        let child = Self::fetch_app(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(child)
+    }
+
+    async fn children(&self, parent: uuid::Uuid) -> crate::store::StoreResult<Vec<crate::store::App>> {
+        let rows: Vec<crate::store::models::AppRow> = sqlx::query_as(concat!(
+            "select ",
+            crate::store::columns::app_columns!(),
+            crate::store::columns::app_from!(),
+            "where a.parent_id = $1 order by a.name"
+        ))
+        .bind(parent)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn app_by_ref(&self, app: &crate::store::AppRef) -> crate::store::StoreResult<Option<crate::store::App>> {

@@ -24,6 +24,20 @@ impl crate::store::RequestStore for Backend {
         now: DateTime<Utc>,
     ) -> StoreResult<Recorded> {
         let mut tx = self.write_tx().await?;
+        if let Some((from, to)) = request.app_status {
+            // The state test is in the statement: of two concurrent stops, one finds the app
+            // running and the other finds it stopped.
+            let changed = sqlx::query("update apps set status = $3, updated_at = $4 where id = $1 and status = $2")
+                .bind(app.id)
+                .bind(from)
+                .bind(to)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            if changed.rows_affected() == 0 {
+                return Err(StoreError::Conflict("the app is not in the state this asks to leave"));
+            }
+        }
         let recorded = self.insert_request(&mut tx, app, request, Some(actor), now).await?;
         tx.commit().await?;
         Ok(recorded)
@@ -55,6 +69,7 @@ impl crate::store::RequestStore for Backend {
             event: EventKind::AppScaleRequested,
             target: None,
             data: json!({ "containers": changes, "formation": formation }),
+            app_status: None,
         };
         let recorded = self.insert_request(&mut tx, app, request, Some(actor), now).await?;
         tx.commit().await?;
