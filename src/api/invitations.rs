@@ -33,6 +33,7 @@ pub struct Invite {
     #[schema(value_type = Option<GrantableRole>)]
     role: Option<String>,
     /// When the membership it grants ends (time-bound access); must be in the future.
+    #[serde(default, deserialize_with = "crate::domain::timestamp::option")]
     access_expires_at: Option<chrono::DateTime<Utc>>,
 }
 
