@@ -10,6 +10,7 @@ mod cli;
 mod collaborators;
 mod docs;
 mod exhaustive;
+mod input;
 mod invitations;
 mod jwt;
 mod least_privilege;
