@@ -136,7 +136,11 @@ fn nul_field(bytes: &[u8]) -> Option<String> {
                 } else {
                     format!("{path}.{}", key.replace('\0', "\\u0000"))
                 };
-                if key.contains('\0') { Some(path) } else { walk(item, &path) }
+                if key.contains('\0') {
+                    Some(path)
+                } else {
+                    walk(item, &path)
+                }
             }),
             _ => None,
         }

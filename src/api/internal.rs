@@ -208,7 +208,11 @@ pub async fn logs(
 /// the six characters `\u0000`, so the line is kept (on both backends alike) and shows where
 /// it was.
 fn escape_nul(text: String) -> String {
-    if text.contains('\0') { text.replace('\0', "\\u0000") } else { text }
+    if text.contains('\0') {
+        text.replace('\0', "\\u0000")
+    } else {
+        text
+    }
 }
 
 /// One reported sample.

@@ -56,7 +56,11 @@ pub async fn change(
     let new = password::policy(body.new_password, &user.email, user.name.as_deref())
         .map_err(|m| ApiError::invalid("new_password", m))?;
     throttle::check(&state, client, &user.email).await?;
-    let stored = state.store.user_login(&Email::stored(&user.email)).await?.and_then(|l| l.password_hash);
+    let stored = state
+        .store
+        .user_login(&Email::stored(&user.email))
+        .await?
+        .and_then(|l| l.password_hash);
     if !password::verify(&state.hashing, body.current_password, stored).await? {
         throttle::failed(&state, client, &user.email, Some(user.id), "wrong_password").await?;
         return Err(ApiError::invalid("current_password", "is not the account's password"));

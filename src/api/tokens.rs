@@ -25,7 +25,8 @@ pub const MAX_SCOPED_APPS: usize = 100;
 #[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
-    /// A label: 1 to 100 characters once trimmed, no control characters (default `api token`).
+    /// A label: 1 to 100 characters once trimmed, no control, bidirectional or zero-width
+    /// characters (default `api token`).
     #[schema(min_length = 1)]
     name: Option<String>,
     /// When the token stops working: in the future, and at most `ROLEGATE_TOKEN_MAX_DAYS`

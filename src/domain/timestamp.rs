@@ -16,7 +16,11 @@ pub fn parse(raw: &str) -> Result<DateTime<Utc>, &'static str> {
     let at = raw.trim().parse::<DateTime<FixedOffset>>().map_err(|_| RULE)?;
     let utc = at.with_timezone(&Utc);
     let in_range = |year: i32| (1..=9999).contains(&year);
-    if in_range(at.year()) && in_range(utc.year()) { Ok(utc) } else { Err(RULE) }
+    if in_range(at.year()) && in_range(utc.year()) {
+        Ok(utc)
+    } else {
+        Err(RULE)
+    }
 }
 
 struct TimestampVisitor;
@@ -64,7 +68,12 @@ mod tests {
 
     #[test]
     fn range_and_shape() {
-        for good in ["2030-01-31T09:00:00Z", "2030-01-31T09:00:00.5+02:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
+        for good in [
+            "2030-01-31T09:00:00Z",
+            "2030-01-31T09:00:00.5+02:00",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+        ] {
             assert!(parse(good).is_ok(), "{good}");
         }
         for bad in [

@@ -38,19 +38,31 @@ async fn create_token(app: &TestApp, email: &str, body: Value) -> Resp {
 /// The one field a 422 names, and its message.
 fn only_error(resp: &Resp) -> (String, String) {
     assert_eq!(resp.error_fields().len(), 1, "{}", resp.text);
-    let message = resp.body["errors"][0]["message"].as_str().unwrap_or_default().to_owned();
+    let message = resp.body["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     (resp.error_fields().remove(0), message)
 }
 
 async fn emails_are_nfc_and_found_whatever_the_case(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     // "René" typed decomposed (e + U+0301), the domain in capitals: stored composed, lower case.
-    let resp = sign_up(&app, json!({"email": "Rene\u{301}@Example.COM", "password": PASSWORD})).await.expect(201);
+    let resp = sign_up(&app, json!({"email": "Rene\u{301}@Example.COM", "password": PASSWORD}))
+        .await
+        .expect(201);
     assert_eq!(resp.body["email"], "ren\u{e9}@example.com");
     // Sign-in finds the account whatever the case of the domain, composed or not.
-    for typed in ["ren\u{e9}@example.com", "REN\u{c9}@EXAMPLE.COM", "rene\u{301}@example.Com"] {
+    for typed in [
+        "ren\u{e9}@example.com",
+        "REN\u{c9}@EXAMPLE.COM",
+        "rene\u{301}@example.Com",
+    ] {
         let resp = create_token(&app, typed, json!({})).await.expect(201);
-        assert!(resp.body["token"].as_str().is_some_and(|t| t.starts_with("rg_")), "{typed}");
+        assert!(
+            resp.body["token"].as_str().is_some_and(|t| t.starts_with("rg_")),
+            "{typed}"
+        );
     }
     let other = create_token(&app, "rene@example.com", json!({})).await.problem(401);
     assert_eq!(other.detail(), "wrong email or password");
@@ -60,7 +72,11 @@ async fn emails_are_nfc_and_found_whatever_the_case(backend: Backend) {
     app.create_app(&ada, "web").await;
     let bob = app.signup("bob@example.com").await;
     let invitation = app
-        .post("/v1/apps/web/invitations", &ada.jwt, json!({"email": "Bob@EXAMPLE.com"}))
+        .post(
+            "/v1/apps/web/invitations",
+            &ada.jwt,
+            json!({"email": "Bob@EXAMPLE.com"}),
+        )
         .await
         .expect(201);
     assert_eq!(invitation.body["email"], "bob@example.com");
@@ -83,7 +99,9 @@ async fn emails_with_invisible_controls_or_a_colon_are_refused(backend: Backend)
         ("ada:admin@example.com", "':'"),
     ];
     for (email, said) in cases {
-        let resp = sign_up(&app, json!({"email": email, "password": PASSWORD})).await.problem(422);
+        let resp = sign_up(&app, json!({"email": email, "password": PASSWORD}))
+            .await
+            .problem(422);
         let (field, message) = only_error(&resp);
         assert_eq!(field, "email", "{email:?}");
         assert!(message.contains(said), "{email:?}: {message}");
@@ -111,9 +129,12 @@ async fn names_with_invisible_controls_are_refused(backend: Backend) {
         ("\u{2067}Ada", "bidirectional"),
         ("A\u{200D}da", "zero-width"),
     ] {
-        let resp = sign_up(&app, json!({"email": "ada@example.com", "password": PASSWORD, "name": name}))
-            .await
-            .problem(422);
+        let resp = sign_up(
+            &app,
+            json!({"email": "ada@example.com", "password": PASSWORD, "name": name}),
+        )
+        .await
+        .problem(422);
         let (field, message) = only_error(&resp);
         assert_eq!(field, "name", "{name:?}");
         assert!(message.contains(said), "{name:?}: {message}");
@@ -128,10 +149,14 @@ async fn names_with_invisible_controls_are_refused(backend: Backend) {
     assert_eq!(resp.body["name"], "Zo\u{eb}");
 
     for name in ["ci\u{202D}", "ci\u{200B}bot"] {
-        let resp = create_token(&app, "ada@example.com", json!({"name": name})).await.problem(422);
+        let resp = create_token(&app, "ada@example.com", json!({"name": name}))
+            .await
+            .problem(422);
         assert_eq!(only_error(&resp).0, "name", "{name:?}");
     }
-    let resp = create_token(&app, "ada@example.com", json!({"name": "ci bot"})).await.expect(201);
+    let resp = create_token(&app, "ada@example.com", json!({"name": "ci bot"}))
+        .await
+        .expect(201);
     assert_eq!(resp.body["name"], "ci bot");
 }
 
@@ -155,32 +180,51 @@ async fn token_scopes_merge_duplicates_and_take_at_most_100_apps(backend: Backen
     let api_id = app.get("/v1/apps/api", &ada.jwt).await.expect(200).body["id"].clone();
     assert_eq!(resp.body["apps"], json!([web_id, api_id]));
     let listed = app.get("/v1/tokens", &ada.jwt).await.expect(200);
-    let stored = listed.items().iter().find(|t| t["id"] == resp.body["id"]).expect("the token");
+    let stored = listed
+        .items()
+        .iter()
+        .find(|t| t["id"] == resp.body["id"])
+        .expect("the token");
     assert_eq!(stored["permissions"], json!(["deployments.read", "app.read"]));
     assert_eq!(stored["apps"], json!([web_id, api_id]));
 
     // 100 entries are fine (and merge into one app); 101 are refused before any lookup.
     let hundred = vec!["web"; 100];
-    let resp = create_token(&app, &ada.email, json!({"apps": hundred})).await.expect(201);
+    let resp = create_token(&app, &ada.email, json!({"apps": hundred}))
+        .await
+        .expect(201);
     assert_eq!(resp.body["apps"], json!([web_id]));
     let too_many = vec!["web"; 101];
-    let resp = create_token(&app, &ada.email, json!({"apps": too_many})).await.problem(422);
-    assert_eq!(only_error(&resp), ("apps".to_owned(), "must name at most 100 apps".to_owned()));
-}
-
-async fn nul_characters_are_a_422_naming_the_field(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let resp = sign_up(&app, json!({"email": "ada@example.com", "password": PASSWORD, "name": "A\u{0}da"}))
+    let resp = create_token(&app, &ada.email, json!({"apps": too_many}))
         .await
         .problem(422);
     assert_eq!(
         only_error(&resp),
-        ("name".to_owned(), "must not contain NUL characters (\\u0000)".to_owned())
+        ("apps".to_owned(), "must name at most 100 apps".to_owned())
+    );
+}
+
+async fn nul_characters_are_a_422_naming_the_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let resp = sign_up(
+        &app,
+        json!({"email": "ada@example.com", "password": PASSWORD, "name": "A\u{0}da"}),
+    )
+    .await
+    .problem(422);
+    assert_eq!(
+        only_error(&resp),
+        (
+            "name".to_owned(),
+            "must not contain NUL characters (\\u0000)".to_owned()
+        )
     );
     let ada = app.signup("ada@example.com").await;
     app.create_app(&ada, "web").await;
     // In a list, the element is named.
-    let resp = create_token(&app, &ada.email, json!({"apps": ["web", "we\u{0}b"]})).await.problem(422);
+    let resp = create_token(&app, &ada.email, json!({"apps": ["web", "we\u{0}b"]}))
+        .await
+        .problem(422);
     assert_eq!(only_error(&resp).0, "apps[1]");
     // In a nested object, the path to it.
     let resp = app
@@ -198,7 +242,11 @@ async fn nul_characters_are_a_422_naming_the_field(backend: Backend) {
         .problem(422);
     assert_eq!(only_error(&resp).0, "value");
     let resp = app
-        .post("/v1/apps/web/invitations", &ada.jwt, json!({"email": "bob\u{0}@example.com"}))
+        .post(
+            "/v1/apps/web/invitations",
+            &ada.jwt,
+            json!({"email": "bob\u{0}@example.com"}),
+        )
         .await
         .problem(422);
     assert_eq!(only_error(&resp).0, "email");
@@ -219,10 +267,16 @@ async fn nul_characters_in_paths_and_queries_name_nothing(backend: Backend) {
     let resp = app.get("/v1/apps/we%00b", &ada.jwt).await.problem(404);
     assert_eq!(resp.detail(), "app not found");
     app.get("/v1/apps/web/variables/A%00", &ada.jwt).await.problem(404);
-    let resp = app.get("/v1/events?actor=ada%00@example.com", &ada.jwt).await.problem(422);
+    let resp = app
+        .get("/v1/events?actor=ada%00@example.com", &ada.jwt)
+        .await
+        .problem(422);
     assert_eq!(
         only_error(&resp),
-        ("actor".to_owned(), "must not contain NUL characters (\\u0000)".to_owned())
+        (
+            "actor".to_owned(),
+            "must not contain NUL characters (\\u0000)".to_owned()
+        )
     );
     // `%2500` is the text "%00", which is fine.
     app.get("/v1/events?actor=%2500", &ada.jwt).await.expect(200);
@@ -262,17 +316,26 @@ async fn timestamps_out_of_range_are_a_422_naming_the_field(backend: Backend) {
             .await
             .problem(422);
         rfc(&resp, "access_expires_at");
-        let resp = create_token(&app, &team.owner.email, json!({"expires_at": at})).await.problem(422);
+        let resp = create_token(&app, &team.owner.email, json!({"expires_at": at}))
+            .await
+            .problem(422);
         rfc(&resp, "expires_at");
         let lines = json!({"lines": [{"source": "web-1", "message": "ok"}, {"source": "web-1", "message": "x", "timestamp": at}]});
         let resp = app
-            .call(Method::POST, "/internal/v1/apps/web/logs", Some(PLATFORM_TOKEN), Some(lines))
+            .call(
+                Method::POST,
+                "/internal/v1/apps/web/logs",
+                Some(PLATFORM_TOKEN),
+                Some(lines),
+            )
             .await
             .problem(422);
         rfc(&resp, "lines[1].timestamp");
     }
     // A number is not a timestamp either, and says so in the API's words.
-    let resp = create_token(&app, &team.owner.email, json!({"expires_at": 1_900_000_000})).await.problem(422);
+    let resp = create_token(&app, &team.owner.email, json!({"expires_at": 1_900_000_000}))
+        .await
+        .problem(422);
     rfc(&resp, "expires_at");
     // The ends of the range still work where the rules allow them: `null` clears an end of access.
     app.patch(
@@ -302,9 +365,14 @@ async fn log_ingest_keeps_lines_with_nul_characters(backend: Backend) {
         {"source": "web\u{0}1", "message": "binary \u{0}\u{0} output"},
         {"source": "web-1", "message": "after"},
     ]});
-    app.call(Method::POST, "/internal/v1/apps/web/logs", Some(PLATFORM_TOKEN), Some(lines))
-        .await
-        .expect(204);
+    app.call(
+        Method::POST,
+        "/internal/v1/apps/web/logs",
+        Some(PLATFORM_TOKEN),
+        Some(lines),
+    )
+    .await
+    .expect(204);
     let logs = app.get("/v1/apps/web/logs", &ada.jwt).await.expect(200);
     assert_eq!(
         logs.column("message"),
