@@ -118,7 +118,14 @@ pub async fn create(
         .as_ref()
         .map_or(email.trim().to_lowercase(), |e| e.as_str().to_owned());
     let login = match &parsed {
-        Ok(email) => state.store.user_login(email).await?,
+        Ok(normalised) => match state.store.user_login(normalised).await? {
+            // An account stored before addresses were kept in NFC is found as it was typed.
+            None => match Email::as_typed(&email) {
+                Some(typed) if typed != *normalised => state.store.user_login(&typed).await?,
+                _ => None,
+            },
+            found => found,
+        },
         Err(_) => None,
     };
     let user_id = login.as_ref().map(|l| l.user.id);

@@ -81,6 +81,12 @@ impl Email {
         Email::check_shape(Email::normalise(raw))
     }
 
+    /// The address as typed, trimmed and lower-cased but not in NFC: how accounts made before
+    /// NFC were stored, to find them too. `None` when it is not an address.
+    pub fn as_typed(raw: &str) -> Option<Email> {
+        Email::check_shape(raw.trim().to_lowercase()).ok()
+    }
+
     /// An address read back from the database, as stored: it was checked when it was written,
     /// and rows written under older rules are used as they are.
     pub fn stored(email: &str) -> Email {

@@ -10,6 +10,7 @@ use crate::on_both_backends;
 on_both_backends!(
     emails_are_nfc_and_found_whatever_the_case,
     emails_with_invisible_controls_or_a_colon_are_refused,
+    accounts_from_before_the_rules_keep_working,
     names_with_invisible_controls_are_refused,
     token_scopes_merge_duplicates_and_take_at_most_100_apps,
     nul_characters_are_a_422_naming_the_field,
@@ -120,6 +121,60 @@ async fn emails_with_invisible_controls_or_a_colon_are_refused(backend: Backend)
     }
     let invitations = app.get("/v1/apps/web/invitations", &ada.jwt).await.expect(200);
     assert_eq!(invitations.items().len(), 0);
+}
+
+/// Rewrites an account's address straight in the database, as older versions could store it.
+async fn store_address_as_before(app: &TestApp, from: &str, to: &str) {
+    let sql = "update users set email = $1 where email = $2";
+    let updated = if app.database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+        sqlx::query(sql)
+            .bind(to)
+            .bind(from)
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected()
+    } else {
+        let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+        sqlx::query(sql)
+            .bind(to)
+            .bind(from)
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected()
+    };
+    assert_eq!(updated, 1);
+}
+
+async fn accounts_from_before_the_rules_keep_working(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Stored decomposed (before NFC): found as typed.
+    app.signup("rene@example.com").await;
+    store_address_as_before(&app, "rene@example.com", "rene\u{301}@example.com").await;
+    create_token(&app, "Rene\u{301}@Example.com", json!({}))
+        .await
+        .expect(201);
+    // Stored with a bidirectional control (before they were refused): still signs in, and the
+    // routes that read the stored address back (password change) work.
+    let eve = app.signup("eve@example.com").await;
+    let stored = "ev\u{202E}e@example.com";
+    store_address_as_before(&app, "eve@example.com", stored).await;
+    let token = create_token(&app, stored, json!({})).await.expect(201);
+    let me = app
+        .get("/v1/users/self", token.body["token"].as_str().unwrap())
+        .await
+        .expect(200);
+    assert_eq!(me.body["email"], stored, "the row is untouched");
+    let changed = app
+        .put(
+            "/v1/users/self/password",
+            &eve.jwt,
+            json!({"current_password": PASSWORD, "new_password": "another long passphrase here"}),
+        )
+        .await;
+    assert_eq!(changed.status.as_u16(), 200, "{}", changed.text);
 }
 
 async fn names_with_invisible_controls_are_refused(backend: Backend) {
