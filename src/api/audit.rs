@@ -26,8 +26,10 @@ pub struct AuditQuery {
     #[serde(rename = "type")]
     kind: Option<String>,
     /// Only events at or after this time (RFC 3339).
+    #[serde(default, deserialize_with = "crate::domain::timestamp::option")]
     since: Option<DateTime<Utc>>,
     /// Only events before this time (RFC 3339).
+    #[serde(default, deserialize_with = "crate::domain::timestamp::option")]
     until: Option<DateTime<Utc>>,
     /// Page size: 1 to 200 for JSON, 1 to 10,000 for NDJSON (default 50).
     #[param(minimum = 1, maximum = 10_000)]

@@ -53,7 +53,7 @@ pub struct UpdateMember {
     role: Option<String>,
     /// The new end of access, in the future; `null` removes the end of access (permanent
     /// membership); absent leaves it.
-    #[serde(default, deserialize_with = "super::double_option")]
+    #[serde(default, deserialize_with = "crate::domain::timestamp::double_option")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     access_expires_at: Option<Option<DateTime<Utc>>>,
 }

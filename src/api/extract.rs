@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -36,6 +36,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         }
         let bytes = Bytes::from_request(request, state).await.map_err(body_error)?;
         parse(&bytes).map(Json)
+    }
+}
+
+/// A JSON body whose strings may hold NUL characters, for the one route that must take them
+/// (the platform's log lines, where a batch is not refused for one stray byte). The handler
+/// decides what becomes of them before anything reaches the store.
+pub struct JsonWithNul<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonWithNul<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(&request) {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as JSON with `Content-Type: application/json`".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(body_error)?;
+        parse_object(&bytes).map(JsonWithNul)
     }
 }
 
@@ -85,8 +104,56 @@ fn body_error(rejection: BytesRejection) -> ApiError {
 
 /// Deserialises a JSON object, telling syntax errors (400) from fields of the wrong shape
 /// (422). Every body of the API is an object: an array, a string, a number or a literal is
-/// refused as such, not read as a struct's fields in order (which serde would allow).
+/// refused as such, not read as a struct's fields in order (which serde would allow). A
+/// string holding a NUL character (`\u0000`) is a 422 naming its field, whatever the route:
+/// Postgres cannot store one and SQLite can, so it is refused before either sees it.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = parse_object(bytes)?;
+    if let Some(field) = nul_field(bytes) {
+        return Err(ApiError::invalid(field, NUL_MESSAGE));
+    }
+    Ok(value)
+}
+
+/// What a 422 says of a string with a NUL character.
+pub const NUL_MESSAGE: &str = "must not contain NUL characters (\\u0000)";
+
+/// The field (`lines[2].message`) of the first string, or key, that holds a NUL character.
+fn nul_field(bytes: &[u8]) -> Option<String> {
+    // JSON cannot carry a raw NUL byte in a string: it is always the escape `\u0000`. The
+    // body is read a second time only when that escape appears (or `\\u0000`, a backslash
+    // followed by text, which the walk below tells apart).
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    fn walk(value: &serde_json::Value, path: &str) -> Option<String> {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0').then(|| path.to_owned()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| walk(item, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+                let path = if path.is_empty() {
+                    key.replace('\0', "\\u0000")
+                } else {
+                    format!("{path}.{}", key.replace('\0', "\\u0000"))
+                };
+                if key.contains('\0') {
+                    Some(path)
+                } else {
+                    walk(item, &path)
+                }
+            }),
+            _ => None,
+        }
+    }
+    walk(&value, "")
+}
+
+/// [`parse`] without the NUL check.
+fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first: a truncated body is a 400 whatever its first field, not a 422 about a
     // field the target type happens to meet before the end.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
@@ -240,6 +307,12 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // A segment with a NUL character names nothing (and Postgres could not look it up).
+        if let Ok(raw) = RawPathParams::from_request_parts(parts, state).await
+            && raw.iter().any(|(_, value)| value.contains('\0'))
+        {
+            return Err(ApiError::NotFound("not found"));
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(Path(v)),
             Err(PathRejection::FailedToDeserializePathParams(e)) => Err(ApiError::BadRequest(path_problem(e.kind()))),
@@ -281,6 +354,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // `%00` decodes to a NUL character, which no parameter may hold (see [`parse`]).
+        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+            let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+                .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+            if let Some((name, _)) = pairs.0.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+                return Err(ApiError::invalid(name.replace('\0', "\\u0000"), NUL_MESSAGE));
+            }
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| Query(v))

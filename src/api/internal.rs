@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::addons::{Credentials, context};
-use super::extract::{Json, Path, Query};
+use super::extract::{Json, JsonWithNul, Path, Query};
 use super::openapi::{AppPath, IdPath};
 use super::{IdParam, Items};
 use crate::domain::DeploymentStatus;
@@ -139,6 +139,7 @@ pub struct AppParam {
 #[serde(deny_unknown_fields)]
 pub struct ReportedLine {
     /// When it was written (absent or `null`: when it is received).
+    #[serde(default, deserialize_with = "crate::domain::timestamp::option")]
     timestamp: Option<DateTime<Utc>>,
     /// Where it came from, such as `web-1`, `router` or `build`: 1 to 64 bytes.
     #[schema(min_length = 1, max_length = 64)]
@@ -158,6 +159,7 @@ pub struct Logs {
 }
 
 /// `POST /internal/v1/apps/{app}/logs`: up to 1,000 lines; the app keeps a bounded window.
+/// A NUL character in a line is kept as the text `\u0000` rather than refusing the batch.
 #[utoipa::path(post, path = "/internal/v1/apps/{app}/logs", params(AppPath), request_body = Logs, responses(
     (status = 204, description = "Appended; older lines beyond the app's window are dropped."),
     (status = 404, description = "No such app, or the platform API is off (no platform token is configured).",
@@ -168,7 +170,7 @@ pub struct Logs {
 pub async fn logs(
     State(state): State<AppState>,
     Path(AppParam { app }): Path<AppParam>,
-    Json(body): Json<Logs>,
+    JsonWithNul(body): JsonWithNul<Logs>,
 ) -> ApiResult<StatusCode> {
     let mut fields = Fields::default();
     if body.lines.len() > MAX_LINES {
@@ -190,8 +192,8 @@ pub async fn logs(
         .into_iter()
         .map(|l| LogLine {
             timestamp: l.timestamp.unwrap_or(now),
-            source: l.source,
-            message: l.message,
+            source: escape_nul(l.source),
+            message: escape_nul(l.message),
         })
         .collect();
     let config = &state.config;
@@ -202,6 +204,17 @@ pub async fn logs(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A program's output may hold NUL bytes, which Postgres cannot store in text: each becomes
+/// the six characters `\u0000`, so the line is kept (on both backends alike) and shows where
+/// it was.
+fn escape_nul(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\\u0000")
+    } else {
+        text
+    }
+}
+
 /// One reported sample.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -210,6 +223,7 @@ pub struct ReportedSample {
     #[schema(schema_with = super::telemetry::metric_kind_schema)]
     kind: String,
     /// When it was taken.
+    #[serde(deserialize_with = "crate::domain::timestamp::required")]
     time: DateTime<Utc>,
     /// The value (a finite number).
     value: f64,

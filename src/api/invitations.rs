@@ -25,7 +25,8 @@ use crate::store::{Accepted, Caller, Collaborator, Invitation, NewInvitation, Ne
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invite {
-    /// The invitee's email address (trimmed and lower-cased; at most 254 characters).
+    /// The invitee's email address (trimmed, lower-cased and in Unicode NFC; at most 254
+    /// characters, without bidirectional or zero-width controls or `:`).
     #[schema(example = "ada@example.com")]
     email: String,
     /// The role given on acceptance (default `limited_collaborator`); never above the
@@ -33,6 +34,7 @@ pub struct Invite {
     #[schema(value_type = Option<GrantableRole>)]
     role: Option<String>,
     /// When the membership it grants ends (time-bound access); must be in the future.
+    #[serde(default, deserialize_with = "crate::domain::timestamp::option")]
     access_expires_at: Option<chrono::DateTime<Utc>>,
 }
 

@@ -56,8 +56,11 @@ pub async fn change(
     let new = password::policy(body.new_password, &user.email, user.name.as_deref())
         .map_err(|m| ApiError::invalid("new_password", m))?;
     throttle::check(&state, client, &user.email).await?;
-    let email = Email::parse(&user.email).map_err(ApiError::internal)?;
-    let stored = state.store.user_login(&email).await?.and_then(|l| l.password_hash);
+    let stored = state
+        .store
+        .user_login(&Email::stored(&user.email))
+        .await?
+        .and_then(|l| l.password_hash);
     if !password::verify(&state.hashing, body.current_password, stored).await? {
         throttle::failed(&state, client, &user.email, Some(user.id), "wrong_password").await?;
         return Err(ApiError::invalid("current_password", "is not the account's password"));
@@ -126,7 +129,7 @@ pub async fn request_reset(
     Json(body): Json<ResetRequest>,
 ) -> ApiResult<(StatusCode, Json<ResetRequested>)> {
     let answer = (StatusCode::ACCEPTED, Json(ResetRequested { message: RESET_SENT }));
-    let Ok(email) = Email::parse(&body.email) else {
+    let Ok(email) = Email::lookup(&body.email) else {
         return Ok(answer);
     };
     if let Some(login) = state.store.user_login(&email).await? {
@@ -190,14 +193,11 @@ pub async fn confirm_reset(
         .ok_or_else(|| ApiError::Gone("this link is unknown, already used or expired".into()))?;
     let new =
         password::policy(body.new_password, &used.email, None).map_err(|m| ApiError::invalid("new_password", m))?;
-    let was_verified = match Email::parse(&used.email) {
-        Ok(email) => state
-            .store
-            .user_login(&email)
-            .await?
-            .is_some_and(|l| l.user.email_verified),
-        Err(_) => false,
-    };
+    let was_verified = state
+        .store
+        .user_login(&Email::stored(&used.email))
+        .await?
+        .is_some_and(|l| l.user.email_verified);
     let hash = password::hash(&state.hashing, new).await?;
     let kind = if was_verified {
         SecurityEventKind::PasswordReset

@@ -30,6 +30,7 @@ pub struct LogsQuery {
     #[param(minimum = 1, maximum = 10000)]
     lines: Option<u32>,
     /// Only lines written at or after this time (RFC 3339; default: no limit).
+    #[serde(default, deserialize_with = "crate::domain::timestamp::option")]
     since: Option<DateTime<Utc>>,
 }
 
@@ -65,6 +66,7 @@ pub struct MetricsQuery {
     #[param(schema_with = metric_kind_schema)]
     kind: Option<String>,
     /// Only samples taken at or after this time (RFC 3339; default: an hour ago).
+    #[serde(default, deserialize_with = "crate::domain::timestamp::option")]
     since: Option<DateTime<Utc>>,
 }
 

@@ -18,23 +18,28 @@ use crate::kinds::SecurityEventKind;
 use crate::state::AppState;
 use crate::store::{ApiToken, AppRef, Caller, Credential, NewSecurityEvent, NewToken, Store, TokenScope};
 
+/// Most apps one token may be limited to.
+pub const MAX_SCOPED_APPS: usize = 100;
+
 /// Body of `POST /v1/tokens` (optional).
 #[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
-    /// A label: 1 to 100 characters once trimmed, no control characters (default `api token`).
+    /// A label: 1 to 100 characters once trimmed, no control, bidirectional or zero-width
+    /// characters (default `api token`).
     #[schema(min_length = 1)]
     name: Option<String>,
     /// When the token stops working: in the future, and at most `ROLEGATE_TOKEN_MAX_DAYS`
     /// (default 365) days away. Omitted or `null`: that many days from now.
+    #[serde(default, deserialize_with = "crate::domain::timestamp::option")]
     expires_at: Option<DateTime<Utc>>,
-    /// Permissions the token is limited to, at least one. Omitted or `null`: no limit beyond the
-    /// user's roles.
+    /// Permissions the token is limited to, at least one; one named twice counts once. Omitted or
+    /// `null`: no limit beyond the user's roles.
     #[schema(value_type = Option<Vec<Permission>>, min_items = 1)]
     permissions: Option<Vec<String>>,
-    /// Apps (names or ids) the token is limited to, at least one, each one the user is a member
-    /// of. Omitted or `null`: every app of the user.
-    #[schema(min_items = 1)]
+    /// Apps (names or ids) the token is limited to, 1 to 100, each one the user is a member of;
+    /// one named twice counts once. Omitted or `null`: every app of the user.
+    #[schema(min_items = 1, max_items = 100)]
     apps: Option<Vec<String>>,
 }
 
@@ -106,14 +111,21 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     const WRONG: &str = "wrong email or password";
     let (email, secret) = auth::basic_credentials(&headers)?;
-    let parsed = Email::parse(&email);
+    let parsed = Email::lookup(&email);
     // Throttled by the address as typed when it is not one: unknown and malformed emails
     // count exactly like known ones.
     let key = parsed
         .as_ref()
         .map_or(email.trim().to_lowercase(), |e| e.as_str().to_owned());
     let login = match &parsed {
-        Ok(email) => state.store.user_login(email).await?,
+        Ok(normalised) => match state.store.user_login(normalised).await? {
+            // An account stored before addresses were kept in NFC is found as it was typed.
+            None => match Email::as_typed(&email) {
+                Some(typed) if typed != *normalised => state.store.user_login(&typed).await?,
+                _ => None,
+            },
+            found => found,
+        },
         Err(_) => None,
     };
     let user_id = login.as_ref().map(|l| l.user.id);
@@ -194,17 +206,15 @@ async fn scope(
                 "must name at least one permission (omit it for no limit)",
             );
         }
-        let parsed: Vec<Permission> = names
-            .iter()
-            .enumerate()
-            .filter_map(|(i, name)| {
-                let parsed = Permission::parse(name);
-                if parsed.is_none() {
-                    fields.push(&format!("permissions[{i}]"), "is not a permission; see GET /v1/roles");
-                }
-                parsed
-            })
-            .collect();
+        let mut parsed: Vec<Permission> = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            match Permission::parse(name) {
+                // Named twice: kept once, in the order first given.
+                Some(permission) if !parsed.contains(&permission) => parsed.push(permission),
+                Some(_) => {}
+                None => fields.push(&format!("permissions[{i}]"), "is not a permission; see GET /v1/roles"),
+            }
+        }
         parsed
     });
     let mut app_ids = Vec::new();
@@ -212,14 +222,26 @@ async fn scope(
         if apps.is_empty() {
             fields.push("apps", "must name at least one app (omit it for no limit)");
         }
-        for (i, app) in apps.iter().enumerate() {
+        // Refused before any lookup, so a long list costs no queries.
+        let checked = if apps.len() > MAX_SCOPED_APPS {
+            fields.push("apps", &format!("must name at most {MAX_SCOPED_APPS} apps"));
+            &[][..]
+        } else {
+            &apps[..]
+        };
+        for (i, app) in checked.iter().enumerate() {
             let found = state.store.app_by_ref(&AppRef::parse(app)).await?;
             let member = match &found {
                 Some(app) => state.store.membership_of(app.id, user_id).await?.is_some(),
                 None => false,
             };
             match found {
-                Some(app) if member => app_ids.push(app.id),
+                // An app named twice (or by name and by id) is kept once.
+                Some(app) if member => {
+                    if !app_ids.contains(&app.id) {
+                        app_ids.push(app.id);
+                    }
+                }
                 _ => fields.push(&format!("apps[{i}]"), "is not an app you are a member of"),
             }
         }

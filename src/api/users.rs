@@ -21,15 +21,16 @@ use crate::store::{Caller, LinkKind, NewSecurityEvent, NewUser, SecurityEvent, U
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUp {
-    /// An email address such as `ada@example.com`, at most 254 characters once trimmed; stored
-    /// lower-cased.
+    /// An email address such as `ada@example.com`, at most 254 characters once trimmed, without
+    /// bidirectional or zero-width controls or `:`; stored lower-cased and in Unicode NFC.
     #[schema(format = Email, min_length = 1, examples("ada@example.com"))]
     email: String,
     /// 12 to 1024 characters, hard to guess (zxcvbn score 3 or 4 of 4) and not containing the
     /// address.
     #[schema(min_length = 12, max_length = 1024)]
     password: String,
-    /// Display name: 1 to 100 characters once trimmed, no control characters.
+    /// Display name: 1 to 100 characters once trimmed, no control, bidirectional or zero-width
+    /// characters.
     #[schema(min_length = 1)]
     name: Option<String>,
 }

@@ -235,6 +235,10 @@ async fn app_param(request: &mut Request) -> Result<AppRef, ApiError> {
         .find(|(name, _)| *name == "app")
         .map(|(_, value)| value)
         .ok_or_else(app_not_found)?;
+    // No app has a NUL in its name, and Postgres could not even look one up.
+    if raw.contains('\0') {
+        return Err(app_not_found());
+    }
     Ok(AppRef::parse(raw))
 }
 

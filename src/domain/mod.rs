@@ -2,10 +2,12 @@
 //! 422 shows for the field.
 
 pub mod findings;
+pub mod timestamp;
 
 use std::fmt;
 
 use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
 
 macro_rules! string_newtype {
     ($(#[$meta:meta])* $name:ident) => {
@@ -41,7 +43,7 @@ macro_rules! string_newtype {
 }
 
 string_newtype!(
-    /// An email address, trimmed and lower-cased.
+    /// An email address, trimmed, lower-cased and in Unicode NFC.
     Email
 );
 string_newtype!(
@@ -58,9 +60,46 @@ string_newtype!(
 );
 
 impl Email {
-    /// Normalises and checks an email address.
+    /// Normalises and checks an email address a user gives for the first time (sign-up,
+    /// invitation, `rolegate users create`): trimmed, lower-cased and in Unicode NFC, without
+    /// bidirectional or zero-width controls (an address that reads like another) and without
+    /// `:` (HTTP Basic authentication could not carry it as the user name).
     pub fn parse(raw: &str) -> Result<Email, &'static str> {
-        let email = raw.trim().to_lowercase();
+        let email = Email::normalise(raw);
+        if let Some(message) = invisible_controls(&email) {
+            return Err(message);
+        }
+        if email.contains(':') {
+            return Err("must not contain ':' (HTTP Basic authentication cannot carry it)");
+        }
+        Email::check_shape(email)
+    }
+
+    /// Normalises an address typed to sign in or to find an account, checking only its
+    /// shape: accounts made before the stricter rules of [`Email::parse`] are still found.
+    pub fn lookup(raw: &str) -> Result<Email, &'static str> {
+        Email::check_shape(Email::normalise(raw))
+    }
+
+    /// The address as typed, trimmed and lower-cased but not in NFC: how accounts made before
+    /// NFC were stored, to find them too. `None` when it is not an address.
+    pub fn as_typed(raw: &str) -> Option<Email> {
+        Email::check_shape(raw.trim().to_lowercase()).ok()
+    }
+
+    /// An address read back from the database, as stored: it was checked when it was written,
+    /// and rows written under older rules are used as they are.
+    pub fn stored(email: &str) -> Email {
+        Email(email.to_owned())
+    }
+
+    /// Trimmed, lower-cased (so the domain, which is case-insensitive, and the local part,
+    /// which every real provider treats so) and in NFC, so one address has one spelling.
+    fn normalise(raw: &str) -> String {
+        raw.trim().to_lowercase().nfc().collect()
+    }
+
+    fn check_shape(email: String) -> Result<Email, &'static str> {
         if email.len() > 254 {
             return Err("must be at most 254 characters");
         }
@@ -80,6 +119,25 @@ impl Email {
             return Err("must be an email address such as ada@example.com");
         }
         Ok(Email(email))
+    }
+}
+
+/// Bidirectional controls: they make text display in another order than it is stored.
+const BIDI_CONTROLS: [char; 9] = [
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+];
+/// Zero-width characters: they make two different strings display the same.
+const ZERO_WIDTH: [char; 5] = ['\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}'];
+
+/// The 422 message for text that holds a character which changes how it displays without
+/// being seen, if it does.
+pub fn invisible_controls(text: &str) -> Option<&'static str> {
+    if text.contains(BIDI_CONTROLS) {
+        Some("must not contain bidirectional control characters (U+202A to U+202E, U+2066 to U+2069)")
+    } else if text.contains(ZERO_WIDTH) {
+        Some("must not contain zero-width characters (U+200B to U+200D, U+2060, U+FEFF)")
+    } else {
+        None
     }
 }
 
@@ -125,13 +183,17 @@ impl BranchName {
 }
 
 impl Label {
-    /// Checks a short label: 1 to 100 characters, no control characters.
+    /// Checks a short label: 1 to 100 characters once trimmed, no control, bidirectional or
+    /// zero-width characters; kept in NFC.
     pub fn parse(raw: &str) -> Result<Label, &'static str> {
-        let trimmed = raw.trim();
+        let trimmed: String = raw.trim().nfc().collect();
         if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control) {
             return Err("must be 1 to 100 characters without control characters");
         }
-        Ok(Label(trimmed.to_owned()))
+        if let Some(message) = invisible_controls(&trimmed) {
+            return Err(message);
+        }
+        Ok(Label(trimmed))
     }
 }
 
@@ -177,6 +239,27 @@ mod tests {
             "ada@exa..com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        // NFD "é" (e + U+0301) is stored as NFC "é".
+        assert_eq!(
+            Email::parse("Rene\u{301}@EXAMPLE.com").unwrap().as_str(),
+            "ren\u{e9}@example.com"
+        );
+        for bad in [
+            "ad\u{202E}a@example.com",
+            "a\u{200B}da@example.com",
+            "ada:x@example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+            assert!(Email::lookup(bad).is_ok(), "older accounts are still found: {bad}");
+        }
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(Label::parse("  Ada ").unwrap().as_str(), "Ada");
+        for bad in ["", "   ", "a\u{0}b", "Ada\u{2067}", "A\u{FEFF}da", &"x".repeat(101)] {
+            assert!(Label::parse(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -11,6 +11,7 @@ mod collaborators;
 mod docs;
 mod exhaustive;
 mod hardening;
+mod input;
 mod invitations;
 mod jwt;
 mod least_privilege;
