@@ -69,6 +69,7 @@ fn row_status_schema() -> utoipa::openapi::Object {
 /// `?app=&role=&finding=&format=` of the review.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ReviewQuery {
     /// Only rows of this app, by name or id.
     app: Option<String>,
