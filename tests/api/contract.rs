@@ -12,6 +12,8 @@ on_both_backends!(
     list_routes_refuse_query_parameters_they_do_not_know,
     page_sizes_outside_the_documented_range_are_422,
     transfer_takes_a_user_id_or_a_membership_id,
+    basic_routes_ask_for_basic_credentials,
+    the_review_names_the_end_of_access_as_everywhere_else,
 );
 
 /// The paginated lists as the app owner sees them, each with at least two entries.
@@ -248,4 +250,73 @@ async fn transfer_takes_a_user_id_or_a_membership_id(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(back.body["owner"]["id"], team.owner.id.as_str());
+}
+
+/// docs/api.md: a refusal on the two Basic routes asks for Basic, whatever was sent; the
+/// other routes ask for a bearer.
+async fn basic_routes_ask_for_basic_credentials(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.signup("ada@example.com").await;
+    for route in ["/v1/tokens", "/v1/tokens/exchange"] {
+        let url = format!("{}{route}", app.base);
+        for request in [
+            app.client.post(&url),
+            app.client.post(&url).basic_auth(&ada.email, Some("not the password at all")),
+            app.client.post(&url).basic_auth("", Some("rg_not-a-token")),
+            app.client.post(&url).bearer_auth(&ada.jwt),
+        ] {
+            let resp = app.send(request).await.problem(401);
+            assert_eq!(resp.headers["www-authenticate"], r#"Basic realm="rolegate""#, "{route}");
+        }
+    }
+    let resp = app.call(reqwest::Method::GET, "/v1/apps", None, None).await.problem(401);
+    assert_eq!(resp.headers["www-authenticate"], r#"Bearer realm="rolegate""#);
+}
+
+/// The access review calls the end of a member's access `access_expires_at`, as collaborators
+/// and invitations do; `expires_at` stays as a deprecated copy, in JSON and CSV.
+async fn the_review_names_the_end_of_access_as_everywhere_else(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let team = app.team("web").await;
+    let ends = "2099-01-01T00:00:00Z";
+    app.patch(
+        &format!("/v1/apps/web/collaborators/{}", team.limited_id),
+        &team.owner.jwt,
+        json!({ "access_expires_at": ends }),
+    )
+    .await
+    .expect(200);
+    let invitation = app.invite(&team.owner, "web", "heidi@example.com", None).await;
+    let review = app.get("/v1/access-review?app=web", &team.owner.jwt).await.expect(200);
+    let rows = review.items();
+    let limited = rows
+        .iter()
+        .find(|r| r["collaborator_id"] == team.limited_id.as_str())
+        .expect("the limited collaborator's row");
+    let ends_at: chrono::DateTime<chrono::Utc> = limited["access_expires_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(ends_at, ends.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+    assert_eq!(limited["expires_at"], limited["access_expires_at"]);
+    let owner = rows.iter().find(|r| r["role"] == "owner").unwrap();
+    assert!(owner["access_expires_at"].is_null() && owner["expires_at"].is_null(), "{owner}");
+    // An invitation's row holds the end of the access it grants, not the invitation's own end.
+    let pending = rows.iter().find(|r| r["status"] == "pending").unwrap();
+    assert!(pending["access_expires_at"].is_null(), "{pending}");
+    assert!(invitation["expires_at"].is_string(), "{invitation}");
+
+    let csv = app
+        .send(
+            app.client
+                .get(format!("{}/v1/access-review?app=web&format=csv", app.base))
+                .bearer_auth(&team.owner.jwt),
+        )
+        .await
+        .expect(200);
+    let mut lines = csv.text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header.last(), Some(&"access_expires_at"), "{}", csv.text);
+    let old = header.iter().position(|c| *c == "expires_at").unwrap();
+    let row = lines.find(|l| l.contains(&team.limited_id)).unwrap();
+    let cells: Vec<&str> = row.split(',').collect();
+    assert_eq!(cells.last(), Some(&cells[old]), "{row}");
+    assert!(cells[old].starts_with("2099-01-01T00:00:00"), "{row}");
 }
