@@ -111,7 +111,9 @@ async fn apps_are_listed_by_name_with_cursor_pagination(backend: Backend) {
     assert_eq!(all.items().len(), 4);
     app.get("/v1/apps?limit=0", &ada.jwt).await.problem(422);
     app.get("/v1/apps?limit=201", &ada.jwt).await.problem(422);
-    app.get("/v1/apps?limit=abc", &ada.jwt).await.problem(400);
+    // Not a number is a 422 on `limit` too, as every query parameter's bad value.
+    let resp = app.get("/v1/apps?limit=abc", &ada.jwt).await.problem(422);
+    assert_eq!(resp.error_fields(), ["limit"]);
 }
 
 async fn apps_are_addressed_by_name_or_id(backend: Backend) {

@@ -150,6 +150,19 @@ async fn list_routes_refuse_query_parameters_they_do_not_know(backend: Backend) 
         let message = refused_on(app.get(&format!("{route}?limt=5"), token).await, "limt");
         assert!(message.contains("expected"), "{route}: {message}");
     }
+    // Lists that take no parameter refuse any.
+    for route in [
+        "/v1/apps/web/collaborators",
+        "/v1/apps/web/addons",
+        "/v1/apps/web/invitations",
+        "/v1/users/self/invitations",
+        "/v1/tokens",
+        "/v1/roles",
+    ] {
+        app.get(route, &token).await.expect(200);
+        let message = refused_on(app.get(&format!("{route}?limit=10"), &token).await, "limit");
+        assert_eq!(message, "is not a parameter of this route (it takes none)", "{route}");
+    }
     // A parameter given twice is named too.
     let message = refused_on(app.get("/v1/apps?limit=1&limit=2", &token).await, "limit");
     assert_eq!(message, "is given more than once");
