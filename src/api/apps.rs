@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::cursor::{self, Listing};
 use super::extract::{Json, Query};
 use super::openapi::AppPath;
-use super::cursor::{self, Listing};
 use super::{Items, PageQuery};
 use crate::authz::middleware::AppContext;
 use crate::authz::{Permission, PermissionSet, Role};
@@ -226,7 +226,10 @@ pub async fn transfer(
             }
         },
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid("collaborator_id", "give `user_id` or `collaborator_id`, not both"));
+            return Err(ApiError::invalid(
+                "collaborator_id",
+                "give `user_id` or `collaborator_id`, not both",
+            ));
         }
         (None, None) => {
             return Err(ApiError::invalid(
@@ -248,9 +251,7 @@ pub async fn transfer(
                 "is not the user id of a member of this app (a membership id goes in `collaborator_id`); invite \
                  them first",
             ),
-            StoreError::NotFound => {
-                ApiError::invalid(field, "is not a membership of this app; invite them first")
-            }
+            StoreError::NotFound => ApiError::invalid(field, "is not a membership of this app; invite them first"),
             other => other.into(),
         })?;
     tracing::info!(app_id = %app.id, to = %user_id, "app transferred");

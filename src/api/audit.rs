@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::cursor::{self, Listing};
-use super::{Items, page_limit};
 use super::apps::reveal;
+use super::cursor::{self, Listing};
 use super::extract::{Json, Query};
+use super::{Items, page_limit};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::store::{Actor, AppRef, Caller, Event, EventFilter};

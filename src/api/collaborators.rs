@@ -31,11 +31,7 @@ pub enum GrantableRole {
 #[utoipa::path(get, path = "/v1/apps/{app}/collaborators", params(AppPath), responses(
     (status = 200, description = "Every member, owner first (one page, no `next_cursor`).", body = Items<Collaborator>),
 ))]
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: AppContext,
-    _: NoQuery,
-) -> ApiResult<Json<Items<Collaborator>>> {
+pub async fn list(State(state): State<AppState>, ctx: AppContext, _: NoQuery) -> ApiResult<Json<Items<Collaborator>>> {
     let now = state.clock.now();
     let members = state
         .store

@@ -56,7 +56,12 @@ pub fn encode(secrets: &SecretBox, list: Listing, position: &[u8]) -> String {
 
 /// The position a cursor of `list` stands for; 422 on `cursor` for anything else.
 pub fn decode(secrets: &SecretBox, list: Listing, cursor: &str) -> Result<Vec<u8>, ApiError> {
-    let refused = || ApiError::invalid("cursor", "is not a cursor from this list; pass `next_cursor` as it was given");
+    let refused = || {
+        ApiError::invalid(
+            "cursor",
+            "is not a cursor from this list; pass `next_cursor` as it was given",
+        )
+    };
     if cursor.len() > MAX_LEN {
         return Err(refused());
     }
@@ -83,15 +88,23 @@ pub fn of_id(secrets: &SecretBox, list: Listing, id: Uuid) -> String {
 /// The row id a cursor stands for.
 pub fn id_of(secrets: &SecretBox, list: Listing, cursor: &str) -> Result<Uuid, ApiError> {
     let position = decode(secrets, list, cursor)?;
-    Uuid::from_slice(&position)
-        .map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list; pass `next_cursor` as it was given"))
+    Uuid::from_slice(&position).map_err(|_| {
+        ApiError::invalid(
+            "cursor",
+            "is not a cursor from this list; pass `next_cursor` as it was given",
+        )
+    })
 }
 
 /// The text (an app name) a cursor stands for.
 pub fn text_of(secrets: &SecretBox, list: Listing, cursor: &str) -> Result<String, ApiError> {
     let position = decode(secrets, list, cursor)?;
-    String::from_utf8(position)
-        .map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list; pass `next_cursor` as it was given"))
+    String::from_utf8(position).map_err(|_| {
+        ApiError::invalid(
+            "cursor",
+            "is not a cursor from this list; pass `next_cursor` as it was given",
+        )
+    })
 }
 
 #[cfg(test)]

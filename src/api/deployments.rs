@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use chrono::TimeDelta;
 use serde::Deserialize;
 
+use super::cursor::{self, Listing};
 use super::extract::{Json, Path, Query};
 use super::openapi::{AppIdPath, AppPath};
 use super::requests::{Answer, PlatformRequest};
-use super::cursor::{self, Listing};
 use super::{IdParam, Items, PageQuery};
 use crate::authz::Role;
 use crate::authz::middleware::AppContext;

@@ -192,9 +192,7 @@ fn query_error(path: &str, message: &str) -> (String, String) {
     let field = if path == "." { String::new() } else { path.to_owned() };
     let message = match message {
         "invalid digit found in string" | "cannot parse integer from empty string" => "must be a whole number",
-        "number too large to fit in target type" | "number too small to fit in target type" => {
-            "is out of range"
-        }
+        "number too large to fit in target type" | "number too small to fit in target type" => "is out of range",
         "invalid float literal" => "must be a number",
         "provided string was not `true` or `false`" => "must be true or false",
         "input contains invalid characters"

@@ -104,11 +104,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/v1/apps/{app}/invitations", params(AppPath), responses(
     (status = 200, description = "Every invitation of the app, newest first (one page, no `next_cursor`).", body = Items<Invitation>),
 ))]
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: AppContext,
-    _: NoQuery,
-) -> ApiResult<Json<Items<Invitation>>> {
+pub async fn list(State(state): State<AppState>, ctx: AppContext, _: NoQuery) -> ApiResult<Json<Items<Invitation>>> {
     let now = state.clock.now();
     let items = state
         .store

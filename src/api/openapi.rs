@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Deserialize;
+use serde_json::{Value, json};
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, ParameterIn};
@@ -17,13 +18,12 @@ use utoipa::openapi::schema::Type;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi};
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::*;
 use crate::authz::Role;
-use crate::domain::DeploymentStatus;
 use crate::authz::routes::{Access, ROUTES, RouteSpec, Verb};
+use crate::domain::DeploymentStatus;
 use crate::error::{FieldError, Problem};
 
 /// `{app}` in a path.
@@ -143,9 +143,17 @@ pub async fn spec() -> impl IntoResponse {
 /// does not show: `(schema, property, values)`.
 fn closed_sets() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
     vec![
-        ("Deployment", "status", DeploymentStatus::ALL.iter().map(|s| s.as_str()).collect()),
+        (
+            "Deployment",
+            "status",
+            DeploymentStatus::ALL.iter().map(|s| s.as_str()).collect(),
+        ),
         ("Deployment", "kind", vec!["deploy", "redeploy"]),
-        ("Invitation", "status", vec!["pending", "accepted", "declined", "revoked", "expired"]),
+        (
+            "Invitation",
+            "status",
+            vec!["pending", "accepted", "declined", "revoked", "expired"],
+        ),
         ("Collaborator", "status", vec!["accepted", "expired"]),
         ("Addon", "status", vec!["provisioning", "running", "updating"]),
         ("Applied", "action", vec!["remove", "set_role"]),
@@ -158,8 +166,17 @@ fn closed_sets() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
 /// inlining a copy (a generated client would get two classes for one object), closed sets
 /// are enums, `{role}` is a `Role`, and no component is left that nothing refers to.
 fn tidy(doc: &mut Value) {
-    let schemas = doc.pointer("/components/schemas").and_then(Value::as_object).cloned().unwrap_or_default();
-    for (name, schema) in doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut).into_iter().flatten() {
+    let schemas = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (name, schema) in doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flatten()
+    {
         if let Some(item) = name.strip_prefix("Items_")
             && schemas.contains_key(item)
             && let Some(items) = schema.pointer_mut("/properties/items/items")
@@ -177,9 +194,18 @@ fn tidy(doc: &mut Value) {
             field.insert("enum".into(), Value::Array(values));
         }
     }
-    for item in doc.pointer_mut("/paths").and_then(Value::as_object_mut).into_iter().flat_map(|p| p.values_mut()) {
+    for item in doc
+        .pointer_mut("/paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+    {
         let operations = item.as_object_mut().into_iter().flat_map(|o| o.values_mut());
-        for parameter in operations.filter_map(|o| o.get_mut("parameters")).filter_map(Value::as_array_mut).flatten() {
+        for parameter in operations
+            .filter_map(|o| o.get_mut("parameters"))
+            .filter_map(Value::as_array_mut)
+            .flatten()
+        {
             if parameter["in"] == "path" && parameter["name"] == "role" {
                 parameter["schema"] = json!({ "$ref": "#/components/schemas/Role" });
             }

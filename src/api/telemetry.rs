@@ -49,7 +49,9 @@ pub async fn logs(
 ) -> ApiResult<Json<Items<LogLine>>> {
     let lines = q
         .lines
-        .map_or(Some(100), |n| u32::try_from(n).ok().filter(|n| (1..=MAX_LINES).contains(n)))
+        .map_or(Some(100), |n| {
+            u32::try_from(n).ok().filter(|n| (1..=MAX_LINES).contains(n))
+        })
         .ok_or_else(|| ApiError::invalid("lines", "must be between 1 and 10000"))?;
     let since = q.since.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     Ok(Json(Items::all(

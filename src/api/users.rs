@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::extract::{Json, Query};
 use super::cursor::{self, Listing};
+use super::extract::{Json, Query};
 use super::{Items, PageQuery};
 use crate::auth::client::ClientAddr;
 use crate::auth::{links, password};

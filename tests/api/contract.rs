@@ -50,7 +50,10 @@ async fn paginated_lists(app: &TestApp, team: &Team) -> Vec<&'static str> {
 fn refused_on(resp: crate::common::Resp, field: &str) -> String {
     let resp = resp.problem(422);
     assert_eq!(resp.error_fields(), [field], "{}", resp.text);
-    resp.body["errors"][0]["message"].as_str().unwrap_or_default().to_owned()
+    resp.body["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 async fn every_paginated_list_refuses_cursors_it_did_not_make(backend: Backend) {
@@ -106,7 +109,10 @@ async fn every_paginated_list_refuses_cursors_it_did_not_make(backend: Backend) 
         for bad in forged {
             let resp = app.get(&format!("{list}?cursor={bad}"), token).await;
             let message = refused_on(resp, "cursor");
-            assert!(message.contains("not a cursor from this list"), "{list} {bad}: {message}");
+            assert!(
+                message.contains("not a cursor from this list"),
+                "{list} {bad}: {message}"
+            );
         }
         // Given but empty is not "no cursor".
         refused_on(app.get(&format!("{list}?cursor="), token).await, "cursor");
@@ -145,7 +151,10 @@ async fn list_routes_refuse_query_parameters_they_do_not_know(backend: Backend) 
     for (route, token) in routes {
         app.get(route, token).await.expect(200);
         let message = refused_on(app.get(&format!("{route}?page=2"), token).await, "page");
-        assert!(message.starts_with("is not a parameter of this route"), "{route}: {message}");
+        assert!(
+            message.starts_with("is not a parameter of this route"),
+            "{route}: {message}"
+        );
         // A misspelling among good parameters is named, not ignored.
         let message = refused_on(app.get(&format!("{route}?limt=5"), token).await, "limt");
         assert!(message.contains("expected"), "{route}: {message}");
@@ -200,7 +209,10 @@ async fn page_sizes_outside_the_documented_range_are_422(backend: Backend) {
         let message = refused_on(app.get(&format!("/v1/apps/web/logs?lines={bad}"), token).await, "lines");
         assert_eq!(message, "must be between 1 and 10000");
         let platform = crate::common::PLATFORM_TOKEN;
-        let message = refused_on(app.get(&format!("/internal/v1/orders?limit={bad}"), platform).await, "limit");
+        let message = refused_on(
+            app.get(&format!("/internal/v1/orders?limit={bad}"), platform).await,
+            "limit",
+        );
         assert_eq!(message, "must be between 1 and 1000");
     }
 }
@@ -248,9 +260,12 @@ async fn transfer_takes_a_user_id_or_a_membership_id(backend: Backend) {
     );
     assert_eq!(message, "you already own this app");
     // A member without app.transfer is refused whatever the body names.
-    transfer(&team.collaborator.jwt, json!({ "collaborator_id": team.collaborator_id }))
-        .await
-        .problem(403);
+    transfer(
+        &team.collaborator.jwt,
+        json!({ "collaborator_id": team.collaborator_id }),
+    )
+    .await
+    .problem(403);
 
     // By membership id (the `id` of the collaborators list).
     let moved = transfer(&team.owner.jwt, json!({ "collaborator_id": team.limited_id }))
@@ -274,7 +289,9 @@ async fn basic_routes_ask_for_basic_credentials(backend: Backend) {
         let url = format!("{}{route}", app.base);
         for request in [
             app.client.post(&url),
-            app.client.post(&url).basic_auth(&ada.email, Some("not the password at all")),
+            app.client
+                .post(&url)
+                .basic_auth(&ada.email, Some("not the password at all")),
             app.client.post(&url).basic_auth("", Some("rg_not-a-token")),
             app.client.post(&url).bearer_auth(&ada.jwt),
         ] {
@@ -282,7 +299,10 @@ async fn basic_routes_ask_for_basic_credentials(backend: Backend) {
             assert_eq!(resp.headers["www-authenticate"], r#"Basic realm="rolegate""#, "{route}");
         }
     }
-    let resp = app.call(reqwest::Method::GET, "/v1/apps", None, None).await.problem(401);
+    let resp = app
+        .call(reqwest::Method::GET, "/v1/apps", None, None)
+        .await
+        .problem(401);
     assert_eq!(resp.headers["www-authenticate"], r#"Bearer realm="rolegate""#);
 }
 
@@ -310,7 +330,10 @@ async fn the_review_names_the_end_of_access_as_everywhere_else(backend: Backend)
     assert_eq!(ends_at, ends.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
     assert_eq!(limited["expires_at"], limited["access_expires_at"]);
     let owner = rows.iter().find(|r| r["role"] == "owner").unwrap();
-    assert!(owner["access_expires_at"].is_null() && owner["expires_at"].is_null(), "{owner}");
+    assert!(
+        owner["access_expires_at"].is_null() && owner["expires_at"].is_null(),
+        "{owner}"
+    );
     // An invitation's row holds the end of the access it grants, not the invitation's own end.
     let pending = rows.iter().find(|r| r["status"] == "pending").unwrap();
     assert!(pending["access_expires_at"].is_null(), "{pending}");

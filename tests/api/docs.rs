@@ -171,9 +171,17 @@ fn openapi_is_precise_enough_for_generated_clients() {
     }
 
     let closed: &[(&str, &str, &[&str])] = &[
-        ("Deployment", "status", &["queued", "success", "crashed-error", "aborted"]),
+        (
+            "Deployment",
+            "status",
+            &["queued", "success", "crashed-error", "aborted"],
+        ),
         ("Deployment", "kind", &["deploy", "redeploy"]),
-        ("Invitation", "status", &["pending", "accepted", "declined", "revoked", "expired"]),
+        (
+            "Invitation",
+            "status",
+            &["pending", "accepted", "declined", "revoked", "expired"],
+        ),
         ("Collaborator", "status", &["accepted", "expired"]),
         ("Addon", "status", &["provisioning", "running", "updating"]),
         ("Applied", "action", &["remove", "set_role"]),
@@ -182,7 +190,9 @@ fn openapi_is_precise_enough_for_generated_clients() {
     ];
     for (schema, property, values) in closed {
         let field = &schemas[*schema]["properties"][*property];
-        let listed = field["enum"].as_array().unwrap_or_else(|| panic!("{schema}.{property} is not an enum: {field}"));
+        let listed = field["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema}.{property} is not an enum: {field}"));
         for value in *values {
             assert!(listed.contains(&json!(value)), "{schema}.{property} lacks {value}");
         }
