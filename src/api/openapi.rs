@@ -464,8 +464,9 @@ fn fill(operation: &mut Operation, spec: &RouteSpec) {
             ("415", "UnsupportedMediaType"),
             ("422", "Validation"),
         ]);
-    } else if has_query(operation) {
-        // Query parameters are checked like body fields (`limit` out of range, say).
+    } else if has_query(operation) || returns_list(operation) {
+        // Query parameters are checked like body fields (`limit` out of range, say), and a list
+        // refuses a parameter it does not take.
         problems.push(("422", "Validation"));
     }
     if stored && spec.path != "/readyz" {
@@ -477,6 +478,16 @@ fn fill(operation: &mut Operation, spec: &RouteSpec) {
             .entry(status.into())
             .or_insert_with(|| RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))));
     }
+}
+
+/// Whether the operation answers a list (`{"items": [...]}`).
+fn returns_list(operation: &Operation) -> bool {
+    operation
+        .responses
+        .responses
+        .get("200")
+        .and_then(|r| serde_json::to_string(r).ok())
+        .is_some_and(|r| r.contains("#/components/schemas/Items_"))
 }
 
 fn has_query(operation: &Operation) -> bool {
