@@ -9,6 +9,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 const NONCE_LEN: usize = 24;
 
@@ -19,6 +21,9 @@ pub const SEALING_OVERHEAD: usize = NONCE_LEN + 16;
 /// Seals and opens secrets. `Debug` never shows the key.
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    /// HMAC-SHA256 under a key derived from the box's, for values the service hands out
+    /// and must recognise when they come back (list cursors).
+    mac: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -35,9 +40,26 @@ pub struct OpenError;
 impl SecretBox {
     /// A box over a 32-byte key.
     pub fn new(key: &[u8; 32]) -> SecretBox {
+        // The MAC key is derived, not the cipher's key reused.
+        let derived = <Hmac<Sha256> as Mac>::new_from_slice(key)
+            .expect("HMAC takes keys of any length")
+            .chain_update(b"rolegate/mac/v1")
+            .finalize()
+            .into_bytes();
         SecretBox {
             cipher: XChaCha20Poly1305::new(key.into()),
+            mac: <Hmac<Sha256> as Mac>::new_from_slice(&derived).expect("HMAC takes keys of any length"),
         }
+    }
+
+    /// A keyed tag of `parts` (each length-prefixed, so no two lists of parts share a tag).
+    pub fn tag(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
     }
 
     /// `nonce || ciphertext` of `plaintext`, bound to `context` (such as the app id and

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::IdParam;
 use super::Items;
-use super::extract::{Json, Path};
+use super::extract::{Json, NoQuery, Path};
 use super::openapi::{AppIdPath, AppPath};
 use crate::authz::middleware::AppContext;
 use crate::domain::Slug;
@@ -27,7 +27,7 @@ pub fn context(app_id: Uuid, addon_id: Uuid) -> Vec<u8> {
 #[utoipa::path(get, path = "/v1/apps/{app}/addons", params(AppPath), responses(
     (status = 200, description = "Every add-on of the app, oldest first (one page, no `next_cursor`).", body = Items<Addon>),
 ))]
-pub async fn list(State(state): State<AppState>, ctx: AppContext) -> ApiResult<Json<Items<Addon>>> {
+pub async fn list(State(state): State<AppState>, ctx: AppContext, _: NoQuery) -> ApiResult<Json<Items<Addon>>> {
     Ok(Json(Items::all(state.store.list_addons(ctx.app.id).await?)))
 }
 

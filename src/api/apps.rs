@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::cursor::{self, Listing};
 use super::extract::{Json, Query};
 use super::openapi::AppPath;
 use super::{Items, PageQuery};
@@ -83,6 +84,11 @@ pub async fn list(
             next_cursor: Some(None),
         }));
     }
+    let after = page
+        .cursor
+        .as_deref()
+        .map(|c| cursor::text_of(&state.secrets, Listing::Apps, c))
+        .transpose()?;
     if let Some(scoped) = &caller.scope.apps {
         // A token scoped to a few apps sees just those, in one page.
         let mut views = Vec::new();
@@ -101,7 +107,7 @@ pub async fn list(
     }
     let rows = state
         .store
-        .list_apps(caller.user.id, page.cursor.as_deref(), limit + 1)
+        .list_apps(caller.user.id, after.as_deref(), limit + 1)
         .await?;
     let views = rows
         .into_iter()
@@ -110,7 +116,9 @@ pub async fn list(
             role: r.role,
         })
         .collect();
-    Ok(Json(Items::page(views, limit, |v| v.app.name.clone())))
+    Ok(Json(Items::page(views, limit, |v| {
+        cursor::encode(&state.secrets, Listing::Apps, v.app.name.as_bytes())
+    })))
 }
 
 /// `GET /v1/apps/{app}`: resolved by the middleware, no further query.
@@ -192,15 +200,20 @@ pub async fn destroy(State(state): State<AppState>, ctx: AppContext) -> ApiResul
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Body of `POST /v1/apps/{app}/transfer`.
+/// Body of `POST /v1/apps/{app}/transfer`: the new owner, as exactly one of `user_id` or
+/// `collaborator_id`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
-    /// A member of the app, who becomes its owner.
-    user_id: Uuid,
+    /// The user id of a member of the app (`user_id` in the collaborators list).
+    user_id: Option<Uuid>,
+    /// The membership id of a member of the app (`id` in the collaborators list, the `{id}`
+    /// of the collaborator routes).
+    collaborator_id: Option<Uuid>,
 }
 
-/// `POST /v1/apps/{app}/transfer`: the target becomes owner, the caller a collaborator.
+/// `POST /v1/apps/{app}/transfer`: the target becomes owner, the caller a collaborator. The
+/// target is named by user id or by membership id, whichever the client has at hand.
 #[utoipa::path(post, path = "/v1/apps/{app}/transfer", params(AppPath), request_body = Transfer, responses(
     (status = 200, description = "Transferred; the caller is now a collaborator.", body = AppView),
 ))]
@@ -209,18 +222,47 @@ pub async fn transfer(
     ctx: AppContext,
     Json(body): Json<Transfer>,
 ) -> ApiResult<Json<AppView>> {
-    if body.user_id == ctx.caller.user.id {
-        return Err(ApiError::invalid("user_id", "you already own this app"));
+    let (field, user_id) = match (body.user_id, body.collaborator_id) {
+        (Some(user_id), None) => ("user_id", user_id),
+        (None, Some(id)) => match state.store.collaborator(ctx.app.id, id).await? {
+            Some(member) => ("collaborator_id", member.user_id),
+            None => {
+                return Err(ApiError::invalid(
+                    "collaborator_id",
+                    "is not a membership of this app; invite them first",
+                ));
+            }
+        },
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "collaborator_id",
+                "give `user_id` or `collaborator_id`, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "user_id",
+                "is required (or `collaborator_id`, the member's id in the collaborators list)",
+            ));
+        }
+    };
+    if user_id == ctx.caller.user.id {
+        return Err(ApiError::invalid(field, "you already own this app"));
     }
     let app = state
         .store
-        .transfer_app(&ctx.app, &ctx.caller.user.to_ref(), body.user_id, state.clock.now())
+        .transfer_app(&ctx.app, &ctx.caller.user.to_ref(), user_id, state.clock.now())
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => ApiError::invalid("user_id", "is not a member of this app; invite them first"),
+            StoreError::NotFound if field == "user_id" => ApiError::invalid(
+                "user_id",
+                "is not the user id of a member of this app (a membership id goes in `collaborator_id`); invite \
+                 them first",
+            ),
+            StoreError::NotFound => ApiError::invalid(field, "is not a membership of this app; invite them first"),
             other => other.into(),
         })?;
-    tracing::info!(app_id = %app.id, to = %body.user_id, "app transferred");
+    tracing::info!(app_id = %app.id, to = %user_id, "app transferred");
     Ok(Json(AppView {
         app,
         role: Role::Collaborator,
@@ -248,10 +290,12 @@ pub async fn permissions(ctx: AppContext) -> Json<Permissions> {
 /// `?type=&limit=&cursor=` of the app's timeline.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Page size, 1 to 200 (default 50).
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page, as given (opaque).
     cursor: Option<String>,
     /// Only events of this type, such as `collaborator.removed`.
     #[serde(rename = "type")]
@@ -274,7 +318,7 @@ pub async fn events(
         cursor: q.cursor,
     };
     let limit = page.limit()?;
-    let before = page.cursor_id()?;
+    let before = page.after_id(&state, Listing::Timeline)?;
     let mut events = state
         .store
         .list_events(ctx.app.id, q.kind.as_deref(), before, limit + 1)
@@ -289,7 +333,9 @@ pub async fn events(
             hide_members(event, ctx.caller.user.id);
         }
     }
-    Ok(Json(Items::page(events, limit, |e| e.id.to_string())))
+    Ok(Json(Items::page(events, limit, |e| {
+        cursor::of_id(&state.secrets, Listing::Timeline, e.id)
+    })))
 }
 
 /// Who else is on the team is for those who may read the members: for anyone else, an

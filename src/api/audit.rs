@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::Items;
 use super::apps::reveal;
+use super::cursor::{self, Listing};
 use super::extract::{Json, Query};
+use super::{Items, page_limit};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::store::{Actor, AppRef, Caller, Event, EventFilter};
@@ -17,6 +18,7 @@ use crate::store::{Actor, AppRef, Caller, Event, EventFilter};
 /// `?app=&actor=&type=&since=&until=&limit=&cursor=&format=`.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only events of this app, by name or id (an app the caller does not own has none).
     app: Option<String>,
@@ -33,9 +35,8 @@ pub struct AuditQuery {
     until: Option<DateTime<Utc>>,
     /// Page size: 1 to 200 for JSON, 1 to 10,000 for NDJSON (default 50).
     #[param(minimum = 1, maximum = 10_000)]
-    limit: Option<u32>,
-    /// `next_cursor` (JSON) or `Next-Cursor` (NDJSON) of the previous page.
-    #[param(value_type = Option<Uuid>)]
+    limit: Option<i64>,
+    /// `next_cursor` (JSON) or `Next-Cursor` (NDJSON) of the previous page, as given (opaque).
     cursor: Option<String>,
     /// `json` or `ndjson`; without it, NDJSON when `Accept` names `application/x-ndjson`, else JSON.
     #[param(schema_with = format_param_schema)]
@@ -74,15 +75,11 @@ pub async fn events(
         None => accept? == "application/x-ndjson",
     };
     let max = if ndjson { 10_000 } else { 200 };
-    let limit = match q.limit {
-        None => 50.min(max),
-        Some(n) if (1..=max).contains(&n) => n,
-        Some(_) => return Err(ApiError::invalid("limit", format!("must be between 1 and {max}"))),
-    };
+    let limit = page_limit(q.limit, 50, max)?;
     let before = q
         .cursor
         .as_deref()
-        .map(|c| Uuid::try_parse(c).map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list")))
+        .map(|c| cursor::id_of(&state.secrets, Listing::Audit, c))
         .transpose()?;
     let app_id = match q.app.as_deref().map(AppRef::parse) {
         None => None,
@@ -108,7 +105,7 @@ pub async fn events(
     for event in &mut events {
         reveal(&state, event)?;
     }
-    let page = Items::page(events, limit, |e| e.id.to_string());
+    let page = Items::page(events, limit, |e| cursor::of_id(&state.secrets, Listing::Audit, e.id));
     if !ndjson {
         return Ok(Json(page).into_response());
     }

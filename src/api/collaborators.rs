@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::extract::{Json, Path};
+use super::extract::{Json, NoQuery, Path};
 use super::openapi::{AppIdPath, AppPath};
 use super::{IdParam, Items};
 use crate::authz::middleware::AppContext;
@@ -31,7 +31,7 @@ pub enum GrantableRole {
 #[utoipa::path(get, path = "/v1/apps/{app}/collaborators", params(AppPath), responses(
     (status = 200, description = "Every member, owner first (one page, no `next_cursor`).", body = Items<Collaborator>),
 ))]
-pub async fn list(State(state): State<AppState>, ctx: AppContext) -> ApiResult<Json<Items<Collaborator>>> {
+pub async fn list(State(state): State<AppState>, ctx: AppContext, _: NoQuery) -> ApiResult<Json<Items<Collaborator>>> {
     let now = state.clock.now();
     let members = state
         .store

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::TimeDelta;
 use serde::Deserialize;
 
+use super::cursor::{self, Listing};
 use super::extract::{Json, Path, Query};
 use super::openapi::{AppIdPath, AppPath};
 use super::requests::{Answer, PlatformRequest};
@@ -37,9 +38,11 @@ pub async fn list(
     let limit = page.limit()?;
     let rows = state
         .store
-        .list_deployments(ctx.app.id, page.cursor_id()?, limit + 1)
+        .list_deployments(ctx.app.id, page.after_id(&state, Listing::Deployments)?, limit + 1)
         .await?;
-    Ok(Json(Items::page(rows, limit, |d| d.id.to_string())))
+    Ok(Json(Items::page(rows, limit, |d| {
+        cursor::of_id(&state.secrets, Listing::Deployments, d.id)
+    })))
 }
 
 /// `GET /v1/apps/{app}/deployments/{id}`.

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::path::ErrorKind;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -347,24 +347,82 @@ fn path_problem(kind: &ErrorKind) -> String {
     }
 }
 
-/// Query parameters; a malformed one is a 400 naming it.
+/// Query parameters. A parameter the route does not take, one given twice or a value of the
+/// wrong shape is a 422 naming it (the target types say `deny_unknown_fields`).
 pub struct Query<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
         // `%00` decodes to a NUL character, which no parameter may hold (see [`parse`]).
-        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
-            let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-                .map_err(|e| ApiError::BadRequest(e.body_text()))?;
-            if let Some((name, _)) = pairs.0.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        if query.contains("%00") {
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+            if let Some((name, _)) = pairs.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
                 return Err(ApiError::invalid(name.replace('\0', "\\u0000"), NUL_MESSAGE));
             }
         }
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(v)| Query(v))
-            .map_err(|e: QueryRejection| ApiError::BadRequest(e.body_text()))
+        parse_query(query).map(Query)
     }
+}
+
+/// The query of a list route that takes no parameter: any parameter is a 422 naming it, as
+/// on the routes that take some.
+pub struct NoQuery;
+
+impl<S: Send + Sync> FromRequestParts<S> for NoQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Nothing {}
+        parse_query::<Nothing>(parts.uri.query().unwrap_or_default()).map(|_| NoQuery)
+    }
+}
+
+/// Deserialises a query string, naming the parameter at fault in the API's words.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.into_inner().to_string();
+        let (field, message) = query_error(&path, &message);
+        ApiError::Validation(vec![FieldError { field, message }])
+    })
+}
+
+/// The parameter and the message of a query string error, from serde's wording.
+fn query_error(path: &str, message: &str) -> (String, String) {
+    let named = |prefix: &str| {
+        let name = message.strip_prefix(prefix)?.split('`').next()?;
+        Some(name.to_owned())
+    };
+    if let Some(name) = named("unknown field `") {
+        let takes = message.split_once(", expected ").map(|(_, rest)| rest);
+        let message = match takes {
+            Some(rest) => format!("is not a parameter of this route (expected {rest})"),
+            None => "is not a parameter of this route (it takes none)".to_owned(),
+        };
+        return (name, message);
+    }
+    if let Some(name) = named("duplicate field `") {
+        return (name, "is given more than once".to_owned());
+    }
+    let field = if path == "." { String::new() } else { path.to_owned() };
+    let message = match message {
+        "invalid digit found in string" | "cannot parse integer from empty string" => "must be a whole number",
+        "number too large to fit in target type" | "number too small to fit in target type" => "is out of range",
+        "invalid float literal" => "must be a number",
+        "provided string was not `true` or `false`" => "must be true or false",
+        "input contains invalid characters"
+        | "premature end of input"
+        | "trailing input"
+        | "input is out of range"
+        | "no possible date and time matching input"
+        | "input is not enough for unique date and time" => "must be an RFC 3339 timestamp",
+        other => other,
+    };
+    (field, message.to_owned())
 }

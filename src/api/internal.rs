@@ -25,10 +25,11 @@ const MAX_MESSAGE: usize = 16 * 1024;
 /// `?limit=` of the orders route.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct OrdersQuery {
     /// How many orders, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
-    limit: Option<u32>,
+    limit: Option<i64>,
 }
 
 /// `GET /internal/v1/orders`: orders not yet delivered, oldest first (for a platform that
@@ -42,11 +43,7 @@ pub struct OrdersQuery {
         content_type = "application/problem+json"),
 ))]
 pub async fn orders(State(state): State<AppState>, Query(q): Query<OrdersQuery>) -> ApiResult<Json<Items<Order>>> {
-    let limit = match q.limit {
-        None => 100,
-        Some(n @ 1..=1000) => n,
-        Some(_) => return Err(ApiError::invalid("limit", "must be between 1 and 1000")),
-    };
+    let limit = super::page_limit(q.limit, 100, 1000)?;
     Ok(Json(Items::all(
         state.store.pending_orders(Channel::Platform, limit).await?,
     )))

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::collaborators::GrantableRole;
 use super::collaborators::grantable;
-use super::extract::{Json, Path};
+use super::extract::{Json, NoQuery, Path};
 use super::openapi::{AppIdPath, AppPath, IdPath};
 use super::{IdParam, Items};
 use crate::auth::client::ClientAddr;
@@ -106,7 +106,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/v1/apps/{app}/invitations", params(AppPath), responses(
     (status = 200, description = "Every invitation of the app, newest first (one page, no `next_cursor`).", body = Items<Invitation>),
 ))]
-pub async fn list(State(state): State<AppState>, ctx: AppContext) -> ApiResult<Json<Items<Invitation>>> {
+pub async fn list(State(state): State<AppState>, ctx: AppContext, _: NoQuery) -> ApiResult<Json<Items<Invitation>>> {
     let now = state.clock.now();
     let items = state
         .store
@@ -261,7 +261,7 @@ pub async fn decline(
 #[utoipa::path(get, path = "/v1/users/self/invitations", responses(
     (status = 200, description = "Pending, unexpired invitations to the caller's email, newest first (one page, no `next_cursor`).", body = Items<Invitation>),
 ))]
-pub async fn mine(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<Invitation>>> {
+pub async fn mine(State(state): State<AppState>, caller: Caller, _: NoQuery) -> ApiResult<Json<Items<Invitation>>> {
     verified(&caller)?;
     Ok(Json(Items::all(
         state

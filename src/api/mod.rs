@@ -9,6 +9,7 @@ pub mod autoscalers;
 pub mod collaborators;
 pub mod cron_jobs;
 pub mod csv;
+pub mod cursor;
 pub mod deployments;
 pub mod extract;
 pub mod health;
@@ -252,34 +253,40 @@ impl<T> Items<T> {
     }
 }
 
-/// `?limit=&cursor=` of paginated lists.
+/// `?limit=&cursor=` of paginated lists; any other parameter is refused (422).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page, as given (opaque).
     pub cursor: Option<String>,
 }
 
 impl PageQuery {
     /// The page size, checked.
     pub fn limit(&self) -> Result<u32, ApiError> {
-        match self.limit {
-            None => Ok(50),
-            Some(n @ 1..=200) => Ok(n),
-            Some(_) => Err(ApiError::invalid("limit", "must be between 1 and 200")),
-        }
+        page_limit(self.limit, 50, 200)
     }
 
-    /// The cursor as an id (for lists ordered by id).
-    pub fn cursor_id(&self) -> Result<Option<Uuid>, ApiError> {
+    /// The row id the cursor of `list` stands for (for lists ordered by id).
+    pub fn after_id(&self, state: &AppState, list: cursor::Listing) -> Result<Option<Uuid>, ApiError> {
         self.cursor
             .as_deref()
-            .map(|c| Uuid::try_parse(c).map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list")))
+            .map(|c| cursor::id_of(&state.secrets, list, c))
             .transpose()
     }
+}
+
+/// A `limit` parameter: `default` when absent, else 1 to `max` (422 naming `limit`).
+pub fn page_limit(limit: Option<i64>, default: u32, max: u32) -> Result<u32, ApiError> {
+    let Some(limit) = limit else { return Ok(default) };
+    u32::try_from(limit)
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| ApiError::invalid("limit", format!("must be between 1 and {max}")))
 }
 
 /// `{id}` in a path.

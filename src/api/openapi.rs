@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Deserialize;
+use serde_json::{Value, json};
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, ParameterIn};
@@ -22,6 +23,7 @@ use uuid::Uuid;
 use super::*;
 use crate::authz::Role;
 use crate::authz::routes::{Access, ROUTES, RouteSpec, Verb};
+use crate::domain::DeploymentStatus;
 use crate::error::{FieldError, Problem};
 
 /// `{app}` in a path.
@@ -58,8 +60,9 @@ pub struct IdPath {
                        collaborators on every app. Every error is `application/problem+json` (RFC 9457). \
                        Each operation's `x-rolegate-permission` names the permission it needs; \
                        `x-rolegate-roles` the roles that hold it.",
-        license(name = "MIT"),
+        license(name = "MIT", identifier = "MIT"),
     ),
+    servers((url = "http://127.0.0.1:8080", description = "A local server on the default `ROLEGATE_LISTEN`.")),
     paths(health::live, health::ready, spec),
     components(schemas(Problem, FieldError))
 )]
@@ -121,6 +124,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// in name order here: the same code always renders the same bytes.
 pub static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
     let mut value = serde_json::to_value(document()).unwrap_or_default();
+    tidy(&mut value);
     if let Some(paths) = value.get_mut("paths").and_then(serde_json::Value::as_object_mut) {
         for item in paths.values_mut().filter_map(serde_json::Value::as_object_mut) {
             for fields in item.values_mut().filter_map(serde_json::Value::as_object_mut) {
@@ -141,6 +145,117 @@ pub static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
 #[utoipa::path(get, path = "/v1/openapi.json", responses((status = 200, description = "The OpenAPI 3.1 document.", content_type = "application/json", body = Object)))]
 pub async fn spec() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], DOCUMENT.as_str())
+}
+
+/// The string fields whose values are a closed set that their Rust type (a plain string)
+/// does not show: `(schema, property, values)`.
+fn closed_sets() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
+    vec![
+        (
+            "Deployment",
+            "status",
+            DeploymentStatus::ALL.iter().map(|s| s.as_str()).collect(),
+        ),
+        ("Deployment", "kind", vec!["deploy", "redeploy"]),
+        (
+            "Invitation",
+            "status",
+            vec!["pending", "accepted", "declined", "revoked", "expired"],
+        ),
+        ("Collaborator", "status", vec!["accepted", "expired"]),
+        ("Addon", "status", vec!["provisioning", "running", "updating"]),
+        ("Applied", "action", vec!["remove", "set_role"]),
+        ("Health", "status", vec!["ok", "unavailable"]),
+        ("Health", "store", vec!["postgres", "sqlite"]),
+    ]
+}
+
+/// What utoipa cannot say by itself: list wrappers refer to their item's schema instead of
+/// inlining a copy (a generated client would get two classes for one object), closed sets
+/// are enums, `{role}` is a `Role`, and no component is left that nothing refers to.
+fn tidy(doc: &mut Value) {
+    let schemas = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (name, schema) in doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(item) = name.strip_prefix("Items_")
+            && schemas.contains_key(item)
+            && let Some(items) = schema.pointer_mut("/properties/items/items")
+        {
+            *items = json!({ "$ref": format!("#/components/schemas/{item}") });
+        }
+    }
+    for (schema, property, values) in closed_sets() {
+        let pointer = format!("/components/schemas/{schema}/properties/{property}");
+        if let Some(Value::Object(field)) = doc.pointer_mut(&pointer) {
+            let mut values: Vec<Value> = values.into_iter().map(Value::from).collect();
+            if field.get("type").is_some_and(Value::is_array) {
+                values.push(Value::Null);
+            }
+            field.insert("enum".into(), Value::Array(values));
+        }
+    }
+    for item in doc
+        .pointer_mut("/paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+    {
+        let operations = item.as_object_mut().into_iter().flat_map(|o| o.values_mut());
+        for parameter in operations
+            .filter_map(|o| o.get_mut("parameters"))
+            .filter_map(Value::as_array_mut)
+            .flatten()
+        {
+            if parameter["in"] == "path" && parameter["name"] == "role" {
+                parameter["schema"] = json!({ "$ref": "#/components/schemas/Role" });
+            }
+        }
+    }
+    drop_unused_components(doc);
+}
+
+/// Removes the schemas and responses that nothing outside `components` refers to, directly
+/// or through other components.
+fn drop_unused_components(doc: &mut Value) {
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    out.push(target.clone());
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut reached = std::collections::BTreeSet::new();
+    let mut pending = Vec::new();
+    for (key, value) in doc.as_object().into_iter().flatten() {
+        if key != "components" {
+            refs(value, &mut pending);
+        }
+    }
+    while let Some(target) = pending.pop() {
+        if reached.insert(target.clone())
+            && let Some(component) = target.strip_prefix('#').and_then(|p| doc.pointer(p))
+        {
+            refs(component, &mut pending);
+        }
+    }
+    for kind in ["schemas", "responses"] {
+        if let Some(Value::Object(components)) = doc.pointer_mut(&format!("/components/{kind}")) {
+            components.retain(|name, _| reached.contains(&format!("#/components/{kind}/{name}")));
+        }
+    }
 }
 
 /// A string schema that takes one of `values`: for fields and parameters whose Rust type is
@@ -313,7 +428,12 @@ fn fill(operation: &mut Operation, spec: &RouteSpec) {
         Access::Platform => Some("platform"),
         Access::User | Access::AnyToken | Access::App(_) | Access::AppOrSelf(_) => Some("bearer"),
     };
-    operation.security = requirement.map(|name| vec![SecurityRequirement::new(name, Vec::<String>::new())]);
+    // A public operation says so with an empty list rather than by omission.
+    operation.security = Some(
+        requirement
+            .map(|name| vec![SecurityRequirement::new(name, Vec::<String>::new())])
+            .unwrap_or_default(),
+    );
 
     let access_text = match spec.access {
         Access::Public => "No credentials needed.".to_owned(),
@@ -365,8 +485,9 @@ fn fill(operation: &mut Operation, spec: &RouteSpec) {
             ("415", "UnsupportedMediaType"),
             ("422", "Validation"),
         ]);
-    } else if has_query(operation) {
-        // Query parameters are checked like body fields (`limit` out of range, say).
+    } else if has_query(operation) || returns_list(operation) {
+        // Query parameters are checked like body fields (`limit` out of range, say), and a list
+        // refuses a parameter it does not take.
         problems.push(("422", "Validation"));
     }
     if queues_orders(operation, spec) {
@@ -387,13 +508,30 @@ fn fill(operation: &mut Operation, spec: &RouteSpec) {
 /// `orders_per_minute`: every route that answers `202 Accepted`, and the few that queue one
 /// while answering something else.
 fn queues_orders(operation: &Operation, spec: &RouteSpec) -> bool {
-    const ALSO: [(Verb, &str); 4] = [
+    const ALSO: [(Verb, &str); 11] = [
         (Verb::Post, "/v1/apps/{app}/rename"),
         (Verb::Delete, "/v1/apps/{app}"),
         (Verb::Delete, "/v1/apps/{app}/addons/{id}"),
         (Verb::Put, "/v1/apps/{app}/review-apps/settings"),
+        (Verb::Delete, "/v1/apps/{app}/review-apps/{id}"),
+        (Verb::Post, "/v1/apps/{app}/autoscalers"),
+        (Verb::Patch, "/v1/apps/{app}/autoscalers/{id}"),
+        (Verb::Delete, "/v1/apps/{app}/autoscalers/{id}"),
+        (Verb::Post, "/v1/apps/{app}/log-drains"),
+        (Verb::Delete, "/v1/apps/{app}/log-drains/{id}"),
+        (Verb::Put, "/v1/apps/{app}/stack"),
     ];
     operation.responses.responses.contains_key("202") || ALSO.contains(&(spec.verb, spec.path))
+}
+
+/// Whether the operation answers a list (`{"items": [...]}`).
+fn returns_list(operation: &Operation) -> bool {
+    operation
+        .responses
+        .responses
+        .get("200")
+        .and_then(|r| serde_json::to_string(r).ok())
+        .is_some_and(|r| r.contains("#/components/schemas/Items_"))
 }
 
 fn has_query(operation: &Operation) -> bool {

@@ -23,7 +23,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::extract::{Json, Path};
+use super::extract::{Json, NoQuery, Path};
 use super::openapi::{AppIdPath, AppPath};
 use super::{Declared, method_filter, schemas_of};
 use crate::authz::middleware::AppContext;
@@ -105,7 +105,7 @@ fn described<R: AppRecord>(id: Uuid, data: &Value) -> Value {
 }
 
 /// The handler that lists any kind of record, oldest first, in one page.
-pub async fn list<R: AppRecord>(State(state): State<AppState>, ctx: AppContext) -> ApiResult<Response> {
+pub async fn list<R: AppRecord>(State(state): State<AppState>, ctx: AppContext, _: NoQuery) -> ApiResult<Response> {
     let records = state.store.list_records(ctx.app.id, R::KIND).await?;
     let items = records.iter().map(R::view).collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(json!({ "items": items })).into_response())

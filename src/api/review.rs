@@ -52,8 +52,13 @@ pub struct ReviewRow {
     /// invitation).
     #[schema(required = true)]
     last_used_at: Option<DateTime<Utc>>,
-    /// When time-bound access ends, or would end for an invitation (`null`: it does not).
+    /// When time-bound access ends, or would end for an invitation (`null`: it does not): the
+    /// `access_expires_at` of the member or invitation.
     #[schema(required = true)]
+    access_expires_at: Option<DateTime<Utc>>,
+    /// Deprecated: the same as `access_expires_at` (kept for clients written before it; an
+    /// invitation's own `expires_at` is another thing).
+    #[schema(required = true, deprecated)]
     expires_at: Option<DateTime<Utc>>,
     /// What looks wrong, possibly nothing.
     findings: Vec<Finding>,
@@ -69,6 +74,7 @@ fn row_status_schema() -> utoipa::openapi::Object {
 /// `?app=&role=&finding=&format=` of the review.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ReviewQuery {
     /// Only rows of this app, by name or id.
     app: Option<String>,
@@ -137,6 +143,7 @@ pub async fn rows(state: &AppState, caller: &Caller, q: &ReviewQuery) -> ApiResu
                 invited_by: member.invited_by,
                 granted_at: member.created_at,
                 last_used_at: member.last_used_at,
+                access_expires_at: member.access_expires_at,
                 expires_at: member.access_expires_at,
                 findings,
             }
@@ -156,6 +163,7 @@ pub async fn rows(state: &AppState, caller: &Caller, q: &ReviewQuery) -> ApiResu
             invited_by: i.invited_by,
             granted_at: i.created_at,
             last_used_at: None,
+            access_expires_at: i.access_expires_at,
             expires_at: i.access_expires_at,
         });
     }
@@ -201,6 +209,7 @@ pub fn to_csv(rows: &[ReviewRow]) -> ApiResult<String> {
         "last_used_at",
         "expires_at",
         "findings",
+        "access_expires_at",
     ];
     let opt = |v: Option<String>| v.unwrap_or_default();
     let records = rows.iter().map(|r| {
@@ -219,6 +228,8 @@ pub fn to_csv(rows: &[ReviewRow]) -> ApiResult<String> {
             opt(r.last_used_at.map(|t| t.to_rfc3339())),
             opt(r.expires_at.map(|t| t.to_rfc3339())),
             findings.join(";"),
+            // Last, so that readers by position still find every earlier column in place.
+            opt(r.access_expires_at.map(|t| t.to_rfc3339())),
         ]
     });
     super::csv::render(header, records)

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::Items;
-use super::extract::{Json, Path};
+use super::extract::{Json, NoQuery, Path};
 use crate::authz::{PermissionSet, Role};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::store::Caller;
@@ -31,7 +31,7 @@ fn view(role: Role) -> RoleView {
                                   after the given delay.", body = Problem, content_type = "application/problem+json",
         headers(("Retry-After" = String, description = "Seconds to wait."))),
 ))]
-pub async fn list(_caller: Caller) -> Json<Items<RoleView>> {
+pub async fn list(_caller: Caller, _: NoQuery) -> Json<Items<RoleView>> {
     Json(Items::all(Role::ALL.into_iter().map(view).collect()))
 }
 

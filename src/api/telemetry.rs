@@ -25,10 +25,11 @@ pub(crate) fn metric_kind_schema() -> utoipa::openapi::Object {
 /// `?lines=&since=` of the logs route.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct LogsQuery {
     /// How many of the most recent lines, 1 to 10000 (default 100).
     #[param(minimum = 1, maximum = 10000)]
-    lines: Option<u32>,
+    lines: Option<i64>,
     /// Only lines written at or after this time (RFC 3339; default: no limit).
     #[serde(default, deserialize_with = "crate::domain::timestamp::option")]
     since: Option<DateTime<Utc>>,
@@ -47,11 +48,12 @@ pub async fn logs(
     ctx: AppContext,
     Query(q): Query<LogsQuery>,
 ) -> ApiResult<Json<Items<LogLine>>> {
-    let lines = match q.lines {
-        None => 100,
-        Some(n @ 1..=MAX_LINES) => n,
-        Some(_) => return Err(ApiError::invalid("lines", "must be between 1 and 10000")),
-    };
+    let lines = q
+        .lines
+        .map_or(Some(100), |n| {
+            u32::try_from(n).ok().filter(|n| (1..=MAX_LINES).contains(n))
+        })
+        .ok_or_else(|| ApiError::invalid("lines", "must be between 1 and 10000"))?;
     let since = q.since.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     Ok(Json(Items::all(
         state.store.recent_logs(ctx.app.id, since, lines).await?,
@@ -61,6 +63,7 @@ pub async fn logs(
 /// `?kind=&since=` of the metrics route.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct MetricsQuery {
     /// The metric: `cpu` (default), `memory` or `requests`.
     #[param(schema_with = metric_kind_schema)]

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::extract::{Json, OptionalJson, Path};
+use super::extract::{Json, NoQuery, OptionalJson, Path};
 use super::openapi::IdPath;
 use super::{IdParam, Items};
 use crate::auth::client::ClientAddr;
@@ -257,7 +257,7 @@ async fn scope(
 #[utoipa::path(get, path = "/v1/tokens", responses(
     (status = 200, description = "Every live token of the caller, in one page.", body = Items<ApiToken>),
 ))]
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Items<ApiToken>>> {
+pub async fn list(State(state): State<AppState>, caller: Caller, _: NoQuery) -> ApiResult<Json<Items<ApiToken>>> {
     Ok(Json(Items::all(state.store.list_tokens(caller.user.id).await?)))
 }
 

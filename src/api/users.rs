@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::cursor::{self, Listing};
 use super::extract::{Json, Query};
 use super::{Items, PageQuery};
 use crate::auth::client::ClientAddr;
@@ -222,7 +223,7 @@ pub async fn resend_verification(
 
 /// `GET /v1/users/self/security-events`: the account's own security history, newest first.
 #[utoipa::path(get, path = "/v1/users/self/security-events", params(PageQuery), responses(
-    (status = 200, description = "A page of the history; the cursor is the last entry's id.",
+    (status = 200, description = "A page of the history, newest first.",
         body = Items<SecurityEvent>),
 ))]
 pub async fn security_events(
@@ -233,9 +234,11 @@ pub async fn security_events(
     let limit = q.limit()?;
     let rows = state
         .store
-        .security_events(caller.user.id, q.cursor_id()?, limit + 1)
+        .security_events(caller.user.id, q.after_id(&state, Listing::SecurityEvents)?, limit + 1)
         .await?;
-    Ok(Json(Items::page(rows, limit, |e| e.id.to_string())))
+    Ok(Json(Items::page(rows, limit, |e| {
+        cursor::of_id(&state.secrets, Listing::SecurityEvents, e.id)
+    })))
 }
 
 /// This module's operations, for the OpenAPI document (`super::openapi`).

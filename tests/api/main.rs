@@ -8,6 +8,7 @@ mod apps;
 mod authorization;
 mod cli;
 mod collaborators;
+mod contract;
 mod docs;
 mod exhaustive;
 mod hardening;

@@ -588,9 +588,11 @@ async fn logs_and_metrics_come_from_the_platform(backend: Backend) {
     app.get("/v1/apps/web/logs?lines=10001", &team.limited.jwt)
         .await
         .problem(422);
-    app.get("/v1/apps/web/logs?since=yesterday", &team.limited.jwt)
+    let resp = app
+        .get("/v1/apps/web/logs?since=yesterday", &team.limited.jwt)
         .await
-        .problem(400);
+        .problem(422);
+    assert_eq!(resp.error_fields(), ["since"]);
     let too_many: Vec<Value> = (0..1001).map(|_| json!({"source": "x", "message": "y"})).collect();
     app.call(
         Method::POST,
