@@ -303,6 +303,10 @@ fn list_operation<R: AppRecord>() -> Operation {
         .operation_id(Some(format!("list_{}", R::PLURAL)))
         .parameters(Some(AppPath::into_params(|| Some(ParameterIn::Path))))
         .response("200", response)
+        .response(
+            "422",
+            utoipa::openapi::RefOr::Ref(Ref::new("#/components/responses/Validation")),
+        )
         .build()
 }
 

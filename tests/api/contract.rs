@@ -177,7 +177,7 @@ async fn list_routes_refuse_query_parameters_they_do_not_know(backend: Backend) 
     assert_eq!(message, "is given more than once");
     // A value of the wrong shape names its parameter in the API's words.
     let message = refused_on(app.get("/v1/events?since=yesterday", &token).await, "since");
-    assert_eq!(message, "must be an RFC 3339 timestamp");
+    assert!(message.starts_with("must be an RFC 3339 timestamp"), "{message}");
     let message = refused_on(app.get("/v1/apps/web/logs?lines=many", &token).await, "lines");
     assert_eq!(message, "must be a whole number");
 }
