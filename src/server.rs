@@ -178,6 +178,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
     let listen = config.listen;
     let grace = config.shutdown_grace;
     let state = build_state(config, Arc::new(SystemClock)).await?;
+    let store = state.store.clone();
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -200,6 +201,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
             tokio::time::sleep(grace).await;
         } => tracing::warn!(grace_seconds = grace.as_secs(), "grace period over with requests still open; exiting"),
     }
+    store.close().await;
     tracing::info!("rolegate stopped");
     Ok(())
 }
