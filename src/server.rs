@@ -75,6 +75,11 @@ pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
         .layer(tower::util::option_layer(cors))
         .layer(
             ServiceBuilder::new()
+                // Outermost, so every answer carries it: errors, 404 fallbacks and panics too.
+                .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    header::HeaderValue::from_static("nosniff"),
+                ))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     header::AUTHORIZATION,

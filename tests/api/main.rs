@@ -18,6 +18,7 @@ mod platform;
 mod properties;
 mod races;
 mod resources;
+mod runtime;
 mod settings;
 mod state_machine;
 mod trust;
