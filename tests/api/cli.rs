@@ -280,6 +280,37 @@ async fn after_sigterm_the_sqlite_file_alone_holds_the_data_and_logs_have_no_col
         .unwrap();
     assert_eq!(signup.status(), 201, "{}", signup.text().await.unwrap());
 
+    // A backup taken while the server runs opens on its own and holds the data.
+    let backup_path = dir.path().join("backup.db");
+    let backup = rolegate()
+        .args(["backup", backup_path.to_str().unwrap()])
+        .env("DATABASE_URL", format!("sqlite://{}", db_path.display()))
+        .output()
+        .unwrap();
+    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+    let mut backup_conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", backup_path.display()))
+        .await
+        .unwrap();
+    let (count,): (i64,) = sqlx::query_as("select count(*) from users where email = 'kept@example.com'")
+        .fetch_one(&mut backup_conn)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    let again = rolegate()
+        .args(["backup", backup_path.to_str().unwrap()])
+        .env("DATABASE_URL", format!("sqlite://{}", db_path.display()))
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let on_postgres = rolegate()
+        .args(["backup", dir.path().join("pg.db").to_str().unwrap()])
+        .env("DATABASE_URL", "postgres://rolegate@127.0.0.1:1/rolegate")
+        .output()
+        .unwrap();
+    assert!(!on_postgres.status.success());
+    assert!(String::from_utf8_lossy(&on_postgres.stderr).contains("pg_dump"));
+
     assert!(
         Command::new("kill")
             .args(["-TERM", &server.id().to_string()])
