@@ -118,13 +118,12 @@ impl crate::store::Store for Backend {
 
     async fn close(&self) {
         self.reader().close().await;
-        if super::NAME == "sqlite" {
-            if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        if super::NAME == "sqlite"
+            && let Err(err) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(self.writer())
                 .await
-            {
-                tracing::error!(error = %err, "cannot checkpoint the SQLite write-ahead log");
-            }
+        {
+            tracing::error!(error = %err, "cannot checkpoint the SQLite write-ahead log");
         }
         self.writer().close().await;
     }
