@@ -31,6 +31,12 @@ pub struct Cli {
 enum Command {
     /// Serve the API (the default).
     Serve,
+    /// Copy the SQLite database, consistent even while the server runs (`VACUUM INTO`).
+    /// On Postgres, use pg_dump instead.
+    Backup {
+        /// Where to write the copy; the file must not exist yet.
+        path: std::path::PathBuf,
+    },
     /// Manage accounts.
     Users {
         #[command(subcommand)]
@@ -71,6 +77,7 @@ impl Cli {
     pub async fn run(self) -> Result<(), Error> {
         match self.command.unwrap_or(Command::Serve) {
             Command::Serve => crate::run(Config::from_env()?).await,
+            Command::Backup { path } => backup(&Config::from_env()?.database_url, &path).await,
             Command::PermissionsDoc => {
                 print!("{}", permissions_markdown());
                 Ok(())
@@ -138,5 +145,36 @@ async fn create_user(config: Config, email: &str, name: Option<&str>, password_s
         "{}",
         serde_json::to_string_pretty(&json!({ "user": user, "api_token": token }))?
     );
+    Ok(())
+}
+
+/// Writes a consistent copy of the SQLite database to `path` with `VACUUM INTO`, which reads one
+/// snapshot and so may run while the server writes.
+async fn backup(database_url: &str, path: &std::path::Path) -> Result<(), Error> {
+    use sqlx::Connection;
+    if !database_url.starts_with("sqlite:") {
+        return Err(
+            "rolegate backup copies a SQLite database (DATABASE_URL is not sqlite://…); on Postgres use pg_dump".into(),
+        );
+    }
+    if path.exists() {
+        return Err(format!("backup: {} already exists", path.display()).into());
+    }
+    let target = path.to_str().ok_or("backup: the path is not UTF-8")?;
+    let mut conn = sqlx::SqliteConnection::connect(database_url)
+        .await
+        .map_err(|e| format!("DATABASE_URL: cannot open the SQLite database: {e}"))?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(target)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| format!("backup: cannot write {}: {e}", path.display()))?;
+    conn.close().await?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    eprintln!("rolegate: backup written to {}", path.display());
     Ok(())
 }

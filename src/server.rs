@@ -75,6 +75,11 @@ pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
         .layer(tower::util::option_layer(cors))
         .layer(
             ServiceBuilder::new()
+                // Outermost, so every answer carries it: errors, 404 fallbacks and panics too.
+                .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    header::HeaderValue::from_static("nosniff"),
+                ))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     header::AUTHORIZATION,
@@ -178,6 +183,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
     let listen = config.listen;
     let grace = config.shutdown_grace;
     let state = build_state(config, Arc::new(SystemClock)).await?;
+    let store = state.store.clone();
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -200,6 +206,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
             tokio::time::sleep(grace).await;
         } => tracing::warn!(grace_seconds = grace.as_secs(), "grace period over with requests still open; exiting"),
     }
+    store.close().await;
     tracing::info!("rolegate stopped");
     Ok(())
 }

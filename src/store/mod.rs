@@ -247,6 +247,10 @@ pub trait Store:
 
     /// Succeeds when the database answers.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Closes the pools at shutdown. On SQLite it first checkpoints the write-ahead log into
+    /// the main file (`PRAGMA wal_checkpoint(TRUNCATE)`), so `rolegate.db` alone holds everything.
+    async fn close(&self);
 }
 
 #[cfg(test)]

@@ -247,3 +247,104 @@ fn sigterm_lets_requests_in_flight_finish_and_refuses_new_connections() {
     };
     assert!(status.success(), "{status}");
 }
+
+/// After SIGTERM the SQLite file alone holds everything (the write-ahead log is checkpointed
+/// into it), and the log written to a file carries no terminal colour codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigterm_the_sqlite_file_alone_holds_the_data_and_logs_have_no_colour() {
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("rolegate.db");
+    let port = free_port();
+    let log_path = dir.path().join("server.log");
+    let mut server = rolegate()
+        .env("DATABASE_URL", format!("sqlite://{}", db_path.display()))
+        .env("ROLEGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let signup = client
+        .post(format!("{base}/v1/users"))
+        .json(&serde_json::json!({"email": "kept@example.com", "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 201, "{}", signup.text().await.unwrap());
+
+    // A backup taken while the server runs opens on its own and holds the data.
+    let backup_path = dir.path().join("backup.db");
+    let backup = rolegate()
+        .args(["backup", backup_path.to_str().unwrap()])
+        .env("DATABASE_URL", format!("sqlite://{}", db_path.display()))
+        .output()
+        .unwrap();
+    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+    let mut backup_conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", backup_path.display()))
+        .await
+        .unwrap();
+    let (count,): (i64,) = sqlx::query_as("select count(*) from users where email = 'kept@example.com'")
+        .fetch_one(&mut backup_conn)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    let again = rolegate()
+        .args(["backup", backup_path.to_str().unwrap()])
+        .env("DATABASE_URL", format!("sqlite://{}", db_path.display()))
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let on_postgres = rolegate()
+        .args(["backup", dir.path().join("pg.db").to_str().unwrap()])
+        .env("DATABASE_URL", "postgres://rolegate@127.0.0.1:1/rolegate")
+        .output()
+        .unwrap();
+    assert!(!on_postgres.status.success());
+    assert!(String::from_utf8_lossy(&on_postgres.stderr).contains("pg_dump"));
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let stopped = Instant::now();
+    loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "server did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Only the main file is copied, as a careless backup would.
+    let copy_dir = tempfile::tempdir().unwrap();
+    let copy = copy_dir.path().join("alone.db");
+    std::fs::copy(&db_path, &copy).unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", copy.display()))
+        .await
+        .unwrap();
+    let (email,): (String,) = sqlx::query_as("select email from users where email = 'kept@example.com'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(email, "kept@example.com");
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("rolegate listening"), "{log}");
+    assert!(!log.contains("\x1b["), "colour codes in a piped log: {log:?}");
+}

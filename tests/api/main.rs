@@ -21,6 +21,7 @@ mod platform;
 mod properties;
 mod races;
 mod resources;
+mod runtime;
 mod settings;
 mod state_machine;
 mod trust;

@@ -199,4 +199,16 @@ impl crate::store::Store for Backend {
         sqlx::query("select 1").execute(self.reader()).await?;
         Ok(())
     }
+
+    async fn close(&self) {
+        self.reader().close().await;
+        if super::NAME == "sqlite"
+            && let Err(err) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(self.writer())
+                .await
+        {
+            tracing::error!(error = %err, "cannot checkpoint the SQLite write-ahead log");
+        }
+        self.writer().close().await;
+    }
 }
