@@ -16,6 +16,7 @@ mod input;
 mod invitations;
 mod jwt;
 mod least_privilege;
+mod matrix;
 mod operations;
 mod platform;
 mod properties;
