@@ -62,11 +62,11 @@ pub struct ScmLink {
 
 async fn current(state: &AppState, app_id: uuid::Uuid) -> ApiResult<Option<ScmLink>> {
     let stored = state.store.setting(app_id, KEY).await?;
-    Ok(stored
+    stored
         .filter(|v| !v.is_null())
         .map(serde_json::from_value)
         .transpose()
-        .map_err(ApiError::internal)?)
+        .map_err(ApiError::internal)
 }
 
 /// Whether `repository` is `owner/name` (or deeper), each part a plain path segment.

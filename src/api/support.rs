@@ -56,11 +56,11 @@ pub struct SupportAccess {
 
 async fn current(state: &AppState, app_id: uuid::Uuid) -> ApiResult<Option<StoredGrant>> {
     let stored = state.store.setting(app_id, KEY).await?;
-    Ok(stored
+    stored
         .filter(|v| !v.is_null())
         .map(serde_json::from_value)
         .transpose()
-        .map_err(ApiError::internal)?)
+        .map_err(ApiError::internal)
 }
 
 fn view(grant: Option<StoredGrant>, now: DateTime<Utc>) -> SupportAccess {
@@ -117,7 +117,7 @@ pub async fn grant_support_access(
 ))]
 pub async fn revoke_support_access(State(state): State<AppState>, ctx: AppContext) -> ApiResult<StatusCode> {
     let now = state.clock.now();
-    if !current(&state, ctx.app.id).await?.is_some_and(|g| g.until > now) {
+    if current(&state, ctx.app.id).await?.is_none_or(|g| g.until <= now) {
         return Err(ApiError::NotFound("no support access is granted"));
     }
     put(&state, &ctx, None, EventKind::SupportAccessRevoked).await?;
