@@ -80,6 +80,24 @@ pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
                     header::X_CONTENT_TYPE_OPTIONS,
                     header::HeaderValue::from_static("nosniff"),
                 ))
+                // Every answer is someone's private data, and some carry a secret (a new token,
+                // a variable's value, credentials, an invitation link): no cache keeps any.
+                .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    header::HeaderValue::from_static("no-store"),
+                ))
+                // A client's request id is kept only when it is 1 to 128 visible ASCII
+                // characters; any other is replaced by a new one (it ends up in logs).
+                .layer(tower::util::MapRequestLayer::new(|mut request: Request| {
+                    if request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .is_some_and(|v| !request_id_ok(v.as_bytes()))
+                    {
+                        request.headers_mut().remove(&REQUEST_ID);
+                    }
+                    request
+                }))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     header::AUTHORIZATION,
@@ -92,6 +110,11 @@ pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
                 })),
         )
         .with_state(state)
+}
+
+/// Whether a client's `x-request-id` may be kept: 1 to 128 visible ASCII characters.
+fn request_id_ok(value: &[u8]) -> bool {
+    (1..=128).contains(&value.len()) && value.iter().all(|b| (0x21..=0x7e).contains(b))
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight

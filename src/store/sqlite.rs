@@ -20,6 +20,26 @@ pub struct SqliteStore {
     pub(crate) limits: super::Limits,
 }
 
+/// Creates the database file readable by its owner only (mode 0600, like `rolegate.key`)
+/// before SQLite opens it; SQLite gives its `-wal` and `-shm` files the same mode. An existing
+/// file keeps its mode.
+fn create_private(path: &std::path::Path) -> StoreResult<()> {
+    if path.as_os_str().is_empty() || path.to_str().is_some_and(|p| p == ":memory:") {
+        return Ok(());
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Other(
+            format!("DATABASE_URL: cannot create the SQLite file {}: {e}", path.display()).into(),
+        )),
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if missing) the file and applies `migrations/sqlite`.
     pub async fn connect(url: &str, settings: PoolSettings) -> StoreResult<SqliteStore> {
@@ -30,6 +50,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(settings.statement_timeout);
+        create_private(options.get_filename())?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(settings.acquire_timeout)
