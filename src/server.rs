@@ -150,7 +150,10 @@ pub async fn build_state(
 ) -> Result<AppState, Box<dyn std::error::Error + Send + Sync>> {
     // Before connecting: a Postgres install without a key must not even migrate.
     let secrets = SecretBox::new(&secrets_key(&config)?);
-    let store = store::connect(&config.database_url, config.pool, config.limits).await?;
+    // The error never carries the URL (nor so its password): only what the database said.
+    let store = store::connect(&config.database_url, config.pool, config.limits)
+        .await
+        .map_err(|e| format!("DATABASE_URL: cannot open the store: {e}"))?;
     let secret = match &config.jwt_secret {
         Some(secret) => secret.clone(),
         None => {
@@ -209,7 +212,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
     let store = state.store.clone();
     let listener = TcpListener::bind(listen)
         .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        .map_err(|e| format!("ROLEGATE_LISTEN: cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, store = state.store.backend(), "rolegate listening");
     // On SIGTERM the listener closes at once and requests in flight finish; a client that
     // keeps one open past the grace period does not keep the process alive.

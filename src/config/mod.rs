@@ -151,10 +151,20 @@ impl Config {
         };
 
         let listen = match (var("ROLEGATE_LISTEN"), var("PORT")) {
-            (Some(v), _) => v
-                .trim()
-                .parse()
-                .map_err(|_| err("ROLEGATE_LISTEN", format!("expected host:port, got {v:?}")))?,
+            (Some(v), _) => {
+                let v = v.trim();
+                // `localhost` is the loopback address; other names are not resolved here.
+                let literal = match v.strip_prefix("localhost:") {
+                    Some(port) => format!("127.0.0.1:{port}"),
+                    None => v.to_owned(),
+                };
+                literal.parse().map_err(|_| {
+                    err(
+                        "ROLEGATE_LISTEN",
+                        format!("expected ip:port, [ipv6]:port or localhost:port, got {v:?}"),
+                    )
+                })?
+            }
             (None, Some(port)) => {
                 let port: u16 = port
                     .trim()
@@ -334,6 +344,15 @@ mod tests {
         assert_eq!(c.signup, Signup::Open);
         assert_eq!(c.invitation_ttl, TimeDelta::days(7));
         assert_eq!(c.pool.acquire_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn listen_takes_localhost_and_ipv6() {
+        let listen = |v: &str| config(&[("ROLEGATE_LISTEN", v)]).map(|c| c.listen.to_string());
+        assert_eq!(listen("localhost:9000").unwrap(), "127.0.0.1:9000");
+        assert_eq!(listen("[::1]:9000").unwrap(), "[::1]:9000");
+        assert_eq!(listen("0.0.0.0:80").unwrap(), "0.0.0.0:80");
+        assert!(listen("localhost").is_err() && listen("example.com:80").is_err());
     }
 
     #[test]

@@ -35,7 +35,7 @@ fn create_private(path: &std::path::Path) -> StoreResult<()> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(StoreError::Other(
-            format!("DATABASE_URL: cannot create the SQLite file {}: {e}", path.display()).into(),
+            format!("cannot create the SQLite file {}: {e}", path.display()).into(),
         )),
     }
 }

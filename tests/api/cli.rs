@@ -38,6 +38,47 @@ fn bad_configuration_stops_start_up_naming_the_variable() {
     }
 }
 
+/// Start-up errors of the store and the listener name their variable, and never print the
+/// database password.
+#[test]
+fn start_up_errors_name_their_variable_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = format!("sqlite://{}/no/such/dir/rolegate.db", dir.path().display());
+    let mut cases = vec![(missing, "DATABASE_URL", "no/such/dir")];
+    if let Ok(pg) = std::env::var("ROLEGATE_TEST_POSTGRES_URL") {
+        // The same server, a database that does not exist, and a password in the URL.
+        let (scheme, rest) = pg.split_once("://").unwrap();
+        let rest = rest.split_once('@').map_or(rest, |(_, host)| host);
+        let host = rest.split('/').next().unwrap();
+        let url = format!("{scheme}://postgres:sw0rdfish-secret@{host}/rolegate_no_such_database");
+        cases.push((url, "DATABASE_URL", "rolegate_no_such_database"));
+    }
+    for (url, var, named) in cases {
+        let out = rolegate()
+            .env("DATABASE_URL", &url)
+            .env("ROLEGATE_SECRETS_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+            .env("ROLEGATE_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{url}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(var) && stderr.contains(named), "{url}: {stderr}");
+        assert!(!stderr.contains("sw0rdfish"), "the password leaked: {stderr}");
+    }
+    // A port already taken names ROLEGATE_LISTEN.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let db = format!("sqlite://{}/rolegate.db", dir.path().display());
+    let out = rolegate()
+        .env("DATABASE_URL", db)
+        .env("ROLEGATE_LISTEN", format!("localhost:{port}"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ROLEGATE_LISTEN"), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_create_prints_a_working_token_and_the_server_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
