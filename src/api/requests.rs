@@ -181,13 +181,28 @@ fn operation<R: PlatformRequest>() -> Operation {
         ),
         Answer::NoContent(description) => ("204", ResponseBuilder::new().description(description).build()),
     };
-    OperationBuilder::new()
+    let mut operation = OperationBuilder::new()
         .operation_id(Some(R::OPERATION))
         .description(Some(R::DESCRIPTION))
         .parameters(Some(AppPath::into_params(|| Some(ParameterIn::Path))))
         .request_body(R::body())
-        .response(status, response)
-        .build()
+        .response(status, response);
+    if let Some((_, to)) = R::APP_STATUS {
+        // A request that moves the app's status is refused when the app is already there.
+        operation = operation.response(
+            "409",
+            ResponseBuilder::new()
+                .description(format!("The app is already `{to}`."))
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        );
+    }
+    operation.build()
 }
 
 /// Body of `POST /internal/v1/requests/{id}/status`.
