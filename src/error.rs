@@ -78,6 +78,16 @@ pub enum ApiError {
          2 MiB on the platform's log and metric routes)"
     )]
     PayloadTooLarge,
+    /// 408: the client stalled (its headers or its body made no progress in time); the
+    /// connection is closed.
+    #[error("{0}")]
+    RequestTimeout(&'static str),
+    /// 414: the request target is longer than the server reads.
+    #[error("the request target (path and query) is longer than 8 KiB")]
+    UriTooLong,
+    /// 431: the request's header fields are too many or too large.
+    #[error("the request has too many header fields or they are too large (at most 100 fields and 32 KiB in all)")]
+    HeadersTooLarge,
     /// 406: none of the formats the route answers is acceptable.
     #[error("{0}")]
     NotAcceptable(String),
@@ -145,6 +155,9 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::Quota { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -167,6 +180,9 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Gone(_) => "gone",
             ApiError::PayloadTooLarge => "payload-too-large",
+            ApiError::RequestTimeout(_) => "request-timeout",
+            ApiError::UriTooLong => "uri-too-long",
+            ApiError::HeadersTooLarge => "headers-too-large",
             ApiError::NotAcceptable(_) => "not-acceptable",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Validation(_) => "validation",
@@ -208,23 +224,20 @@ pub struct Problem<'a> {
     max: Option<u64>,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The problem+json body of this error (RFC 9457).
+    pub fn problem_body(&self) -> Vec<u8> {
         let status = self.status();
-        if let ApiError::Internal(err) = &self {
-            // The request span carries the request id; the client sees nothing of this.
-            tracing::error!(error = %err, source = ?err.source(), "internal error");
-        }
-        let (required_permission, role) = match &self {
+        let (required_permission, role) = match self {
             ApiError::MissingPermission { permission, role } => (Some(*permission), Some(*role)),
             ApiError::OutOfScope { permission } => (Some(*permission), None),
             _ => (None, None),
         };
-        let errors = match &self {
+        let errors = match self {
             ApiError::Validation(errors) => Some(errors.as_slice()),
             _ => None,
         };
-        let (limit, max) = match &self {
+        let (limit, max) = match self {
             ApiError::Quota { limit, max, .. } | ApiError::RateLimited { limit, max, .. } => (Some(*limit), Some(*max)),
             _ => (None, None),
         };
@@ -239,7 +252,18 @@ impl IntoResponse for ApiError {
             limit,
             max,
         };
-        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        serde_json::to_vec(&problem).unwrap_or_default()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(err) = &self {
+            // The request span carries the request id; the client sees nothing of this.
+            tracing::error!(error = %err, source = ?err.source(), "internal error");
+        }
+        let body = self.problem_body();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -261,6 +285,11 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            // The client stalled or sent what the server does not read: the connection
+            // is not reused.
+            ApiError::RequestTimeout(_) | ApiError::UriTooLong | ApiError::HeadersTooLarge => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             ApiError::Throttled(seconds)
             | ApiError::RateLimited {

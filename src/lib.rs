@@ -10,6 +10,7 @@ pub mod authz;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connection;
 pub mod dispatch;
 pub mod domain;
 pub mod error;

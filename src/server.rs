@@ -7,8 +7,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, Method, header};
-use axum::middleware::from_fn_with_state;
-use axum::response::IntoResponse;
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -107,9 +107,23 @@ pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::internal("handler panicked").into_response()
-                })),
+                }))
+                .layer(from_fn(refuse_long_targets)),
         )
         .with_state(state)
+}
+
+/// Longest request target (path and query) read, in bytes.
+const MAX_TARGET_BYTES: usize = 8 * 1024;
+
+/// Answers 414 to a request target over [`MAX_TARGET_BYTES`] (heads over hyper's own
+/// limits never get here: see [`crate::connection`]).
+async fn refuse_long_targets(request: Request, next: Next) -> Response {
+    let target = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_TARGET_BYTES {
+        return ApiError::UriTooLong.into_response();
+    }
+    next.run(request).await
 }
 
 /// Whether a client's `x-request-id` may be kept: 1 to 128 visible ASCII characters.
@@ -128,8 +142,8 @@ pub async fn serve(
     let mut dispatcher = crate::dispatch::spawn(state.clone(), stopping);
     let sweeper = crate::sweep::spawn(state.clone());
     // The peer address is the client's, unless a trusted proxy says otherwise.
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let timeouts = state.config.timeouts;
+    let served = crate::connection::serve(listener, router(state), timeouts, shutdown).await;
     // The dispatcher finishes the delivery in flight and gives back the rest of its batch.
     // Cut off past the wait, an order is still not lost: it is retried once its lease ends.
     let _ = stop.send(true);

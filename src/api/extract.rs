@@ -95,6 +95,14 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
 }
 
 fn body_error(rejection: BytesRejection) -> ApiError {
+    // A body that yielded nothing for the body timeout (see `crate::connection`).
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&rejection);
+    while let Some(err) = cause {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::RequestTimeout("the request body made no progress in time; the connection is closed");
+        }
+        cause = err.source();
+    }
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge
     } else {

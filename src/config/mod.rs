@@ -59,6 +59,9 @@ pub struct Config {
     /// `ROLEGATE_SHUTDOWN_GRACE_SECONDS` (default 30): how long requests in flight may run on
     /// after SIGTERM.
     pub shutdown_grace: Duration,
+    /// `ROLEGATE_HEADER_TIMEOUT_MS`, `ROLEGATE_BODY_TIMEOUT_MS`, `ROLEGATE_IDLE_TIMEOUT_MS`:
+    /// how long a client may stall ([`crate::connection`]).
+    pub timeouts: crate::connection::Timeouts,
 }
 
 /// How rolegate talks with the platform that runs the apps.
@@ -292,7 +295,14 @@ impl Config {
         let accounts = accounts::AccountsConfig::from_lookup(var)?;
         let limits = quotas::from_lookup(var)?;
 
+        let timeouts = crate::connection::Timeouts {
+            header: millis("ROLEGATE_HEADER_TIMEOUT_MS", 10_000)?,
+            body: millis("ROLEGATE_BODY_TIMEOUT_MS", 30_000)?,
+            idle: millis("ROLEGATE_IDLE_TIMEOUT_MS", 60_000)?,
+        };
+
         Ok(Config {
+            timeouts,
             accounts,
             limits,
             shutdown_grace,

@@ -357,11 +357,10 @@ impl TestApp {
                 // The dispatchers as `serve` starts them (the mail of sign-ups, say).
                 let (_stop, stopping) = tokio::sync::watch::channel(false);
                 let dispatcher = rolegate::dispatch::spawn(state.clone(), stopping);
-                let router =
-                    rolegate::router_with(routes, state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+                let timeouts = state.config.timeouts;
+                let router = rolegate::router_with(routes, state);
                 tokio::spawn(async move {
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(shutdown)
+                    rolegate::connection::serve(listener, router, timeouts, shutdown)
                         .await
                         .expect("serve");
                     dispatcher.abort();

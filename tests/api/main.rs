@@ -8,6 +8,7 @@ mod apps;
 mod authorization;
 mod cli;
 mod collaborators;
+mod connections;
 mod contract;
 mod docs;
 mod exhaustive;
