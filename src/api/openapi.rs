@@ -380,6 +380,10 @@ fn problem_responses() -> Vec<(&'static str, Response)> {
             problem("The body is not `application/json`.").build(),
         ),
         (
+            "UriTooLong",
+            problem("The request target (path and query) is over 8 KiB; the connection is closed.").build(),
+        ),
+        (
             "Validation",
             problem(
                 "Fields failed validation (`validation`; `errors` lists each one), or a quota would be exceeded \
@@ -489,6 +493,10 @@ fn fill(operation: &mut Operation, spec: &RouteSpec) {
         // Query parameters are checked like body fields (`limit` out of range, say), and a list
         // refuses a parameter it does not take.
         problems.push(("422", "Validation"));
+    }
+    // A path parameter or a query a client fills can make the target too long.
+    if spec.path.contains('{') || has_query(operation) {
+        problems.push(("414", "UriTooLong"));
     }
     if queues_orders(operation, spec) {
         problems.push(("429", "RateLimited"));
