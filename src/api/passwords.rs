@@ -199,7 +199,10 @@ pub async fn confirm_reset(
     // or mistyped code leaves the link usable.
     if let Some(link) = state.store.peek_link(LinkKind::PasswordReset, &hash, now).await? {
         let account = state.store.user_login(&Email::stored(&link.email)).await?;
-        if let Some(user) = account.map(|l| l.user).filter(|u| u.id == link.user_id && u.tfa_enabled) {
+        if let Some(user) = account
+            .map(|l| l.user)
+            .filter(|u| u.id == link.user_id && u.tfa_enabled)
+        {
             throttle::check(&state, client, &user.email).await?;
             let code = body.code.as_deref();
             super::tfa::second_factor(&state, &user, client, &user.email, code, "password_reset").await?;

@@ -130,7 +130,10 @@ pub async fn second_factor(
     if !user.tfa_enabled {
         return Ok(());
     }
-    let raw = raw.map(str::trim).filter(|r| !r.is_empty()).ok_or(ApiError::OtpRequired)?;
+    let raw = raw
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .ok_or(ApiError::OtpRequired)?;
     let Ok(factor) = tfa::parse(raw) else {
         return Err(wrong(state, client, key, user).await);
     };
@@ -143,7 +146,7 @@ pub async fn second_factor(
         client,
         SecurityEventKind::TfaRecoveryCodeUsed,
         serde_json::json!({ "for": purpose }),
-        "a recovery code of your account was used instead of a two-factor code",
+        "a recovery code was used instead of a two-factor code",
     )?;
     if !state.store.spend_second_factor(spend, on_recovery).await? {
         return Err(wrong(state, client, key, user).await);
@@ -153,9 +156,7 @@ pub async fn second_factor(
 
 /// The `X-Rolegate-OTP` header, if any (a value that is not text counts as a wrong code).
 pub fn otp_header(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(OTP_HEADER)
-        .map(|v| v.to_str().unwrap_or("not a code"))
+    headers.get(OTP_HEADER).map(|v| v.to_str().unwrap_or("not a code"))
 }
 
 /// `POST /v1/users/self/tfa`: starts enrolment. Answers a new secret; two-factor
@@ -255,12 +256,7 @@ pub async fn confirm(
 }
 
 /// Reads the body's code for a change that needs 2FA on, and what it would spend.
-async fn change_factor(
-    state: &AppState,
-    user: &User,
-    client: ClientAddr,
-    body: &CodeBody,
-) -> ApiResult<Spend> {
+async fn change_factor(state: &AppState, user: &User, client: ClientAddr, body: &CodeBody) -> ApiResult<Spend> {
     let factor = parse_body(&body.code, true)?;
     if !user.tfa_enabled {
         return Err(ApiError::Conflict(NOT_ON.into()));

@@ -36,7 +36,8 @@ pub enum SecondFactor {
 }
 
 /// The two shapes a second factor may have, for error messages.
-pub const CODE_SHAPE: &str = "must be a 6-digit code from the authenticator app, or a recovery code (xxxx-xxxx-xxxx-xxxx)";
+pub const CODE_SHAPE: &str =
+    "must be a 6-digit code from the authenticator app, or a recovery code (xxxx-xxxx-xxxx-xxxx)";
 
 /// Reads a code: six digits (spaces allowed), or a recovery code of 16 base32 characters
 /// (dashes and spaces allowed, any case).

@@ -101,7 +101,9 @@ async fn findings_appear_exactly_when_their_conditions_hold(backend: Backend) {
         "owner, collaborator, limited, busy, temp, and the pending invitation"
     );
     assert!(
-        items.iter().all(|r| findings(&review.body, r["email"].as_str().unwrap()).is_empty()),
+        items
+            .iter()
+            .all(|r| findings(&review.body, r["email"].as_str().unwrap()).is_empty()),
         "nothing to flag on day one: {}",
         review.text
     );

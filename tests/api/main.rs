@@ -25,4 +25,5 @@ mod resources;
 mod runtime;
 mod settings;
 mod state_machine;
+mod tfa;
 mod trust;

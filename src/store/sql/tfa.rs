@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Backend, Db};
-use crate::store::{
-    App, NewSecurityEvent, SecurityChanged, Spend, StoreResult, TfaNotice, TfaSecret, UserRef,
-};
+use crate::store::{App, NewSecurityEvent, SecurityChanged, Spend, StoreResult, TfaNotice, TfaSecret, UserRef};
 
 impl Backend {
     /// Spends a second factor; the test is in each statement, so of two requests with the
@@ -56,15 +54,13 @@ impl Backend {
             .execute(&mut *conn)
             .await?;
         for hash in codes {
-            sqlx::query(
-                "insert into tfa_recovery_codes (id, user_id, code_hash, created_at) values ($1, $2, $3, $4)",
-            )
-            .bind(Uuid::now_v7())
-            .bind(user_id)
-            .bind(hash.to_vec())
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
+            sqlx::query("insert into tfa_recovery_codes (id, user_id, code_hash, created_at) values ($1, $2, $3, $4)")
+                .bind(Uuid::now_v7())
+                .bind(user_id)
+                .bind(hash.to_vec())
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
         }
         Ok(())
     }
