@@ -76,19 +76,8 @@ pub fn member_findings(
             suggested_role: None,
         });
     }
-    // A password alone opens such a member's account: flagged on every member, owners
-    // included, whether or not the app requires 2FA (where it does, they are refused too).
-    if !member.tfa_enabled {
-        findings.push(Finding {
-            code: "tfa_disabled",
-            message: format!(
-                "{} has two-factor authentication off: a stolen password is enough to act as them on {}",
-                member.email, m.app_name
-            ),
-            suggested_role: None,
-        });
-    }
     if member.role == Role::Owner {
+        findings.extend(tfa_finding(m));
         return findings;
     }
     let days = window.num_days();
@@ -142,7 +131,22 @@ pub fn member_findings(
             suggested_role: None,
         });
     }
+    findings.extend(tfa_finding(m));
     findings
+}
+
+/// A password alone opens such a member's account: flagged on every member, owners included,
+/// whether or not the app requires 2FA (where it does, they are refused too). Last, so the
+/// findings about use keep their places.
+fn tfa_finding(m: &ReviewMember) -> Option<Finding> {
+    (!m.member.tfa_enabled).then(|| Finding {
+        code: "tfa_disabled",
+        message: format!(
+            "{} has two-factor authentication off: a stolen password is enough to act as them on {}",
+            m.member.email, m.app_name
+        ),
+        suggested_role: None,
+    })
 }
 
 /// The findings for a pending invitation.

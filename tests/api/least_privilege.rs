@@ -795,7 +795,7 @@ async fn scope_narrows_what_a_token_reports(backend: Backend) {
     let perms = app.get("/v1/apps/web/permissions", reader).await.expect(200);
     assert_eq!(
         perms.body,
-        json!({"role": "owner", "permissions": ["app.read", "logs.read"]})
+        json!({"role": "owner", "permissions": ["app.read", "logs.read"], "blocked_by": null})
     );
     app.create_app(&team.owner, "web-two").await;
     let checks = json!({"checks": [
