@@ -7,6 +7,10 @@ use serde::Serialize;
 use crate::authz::{Permission, Role};
 use crate::store::StoreError;
 
+/// The header that carries a second factor at sign-in, and answers `required` when one is
+/// needed.
+pub const OTP_HEADER: &str = "x-rolegate-otp";
+
 /// A field that failed validation, reported in a 422's `errors`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
@@ -52,6 +56,22 @@ pub enum ApiError {
         /// The permission the route needs.
         permission: Permission,
     },
+    /// 401: the password was right, but the account has two-factor authentication on and no
+    /// code came with it. Answered with `X-Rolegate-OTP: required`.
+    #[error(
+        "this account has two-factor authentication on: send a code of the authenticator app (or a recovery code) \
+         in the X-Rolegate-OTP header"
+    )]
+    OtpRequired,
+    /// 401: the second factor is wrong, expired or already used.
+    #[error("the two-factor code is wrong, expired or already used")]
+    OtpInvalid,
+    /// 403: the app requires two-factor authentication of every member, and the caller has it off.
+    #[error(
+        "this app requires two-factor authentication of every member: turn it on (POST /v1/users/self/tfa) \
+         to reach the app"
+    )]
+    TfaRequiredByApp,
     /// 403 for any other reason.
     #[error("{0}")]
     Forbidden(String),
@@ -145,8 +165,12 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) | ApiError::BadBasicCredentials(_) => StatusCode::UNAUTHORIZED,
-            ApiError::MissingPermission { .. }
+            ApiError::Unauthorized(_)
+            | ApiError::BadBasicCredentials(_)
+            | ApiError::OtpRequired
+            | ApiError::OtpInvalid => StatusCode::UNAUTHORIZED,
+            ApiError::TfaRequiredByApp
+            | ApiError::MissingPermission { .. }
             | ApiError::OutOfScope { .. }
             | ApiError::Forbidden(_)
             | ApiError::EmailUnverified => StatusCode::FORBIDDEN,
@@ -173,6 +197,9 @@ impl ApiError {
             ApiError::Unauthorized(_) | ApiError::BadBasicCredentials(_) => "unauthorized",
             ApiError::MissingPermission { .. } => "missing-permission",
             ApiError::OutOfScope { .. } => "token-scope",
+            ApiError::OtpRequired => "otp-required",
+            ApiError::OtpInvalid => "otp-invalid",
+            ApiError::TfaRequiredByApp => "tfa-required-by-app",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::EmailUnverified => "email-unverified",
             ApiError::NotFound(_) => "not-found",
@@ -282,6 +309,9 @@ impl IntoResponse for ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"rolegate\""),
                 );
+            }
+            ApiError::OtpRequired => {
+                headers.insert(OTP_HEADER, HeaderValue::from_static("required"));
             }
             ApiError::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -199,7 +199,7 @@ order_kinds! {
         data: "`to`, `subject`, `sealed_text`",
         does: "(mail) A one-hour link that lets the owner of the address take the unverified account over by setting a password.";
     MailSecurityNotice => "mail.security_notice",
-        asked_by: "password changes and resets, `DELETE /v1/tokens`",
+        asked_by: "password changes and resets, `DELETE /v1/tokens`, two-factor changes (`POST /v1/users/self/tfa/confirm`, `DELETE /v1/users/self/tfa`, `POST /v1/users/self/tfa/recovery-codes`) and sign-ins with a recovery code",
         data: "`to`, `subject`, `sealed_text`",
         does: "(mail) Tells the account's own address what changed.";
 }
@@ -258,7 +258,8 @@ EventKind {
     ReviewAppClosed => "review_app.closed": "the review app as it was, `order_id`";
     ReviewAppRedeployRequested => "review_app.redeploy_requested": "`review_app_id`, `pull_request`, `branch`, `order_id`";
     ReviewAppSettingsChanged => "review_apps.settings_changed": "`key` (`review_apps`), `from`, `to` (the whole settings before and after)";
-    AccessDenied => "access.denied": "`method`, `route` (the path pattern, such as `/v1/apps/{app}/collaborators`), `permission`, `role`, `reason` (`role_lacks_permission`, `token_scope_lacks_permission` or `token_scope_excludes_app`): a member was refused (`403`) by their role or their token's scope. At most one a minute per membership and replica: further refusals within the minute are not recorded. Non-members (`404`) and expired members are not recorded here.";
+    AppSecurityChanged => "app.security_changed": "`require_tfa`: `{from, to}`; `locked_out`: the members (`{id, email}`) without two-factor authentication, whom the rule now refuses (empty when it is turned off)";
+    AccessDenied => "access.denied": "`method`, `route` (the path pattern, such as `/v1/apps/{app}/collaborators`), `permission`, `role`, `reason` (`role_lacks_permission`, `token_scope_lacks_permission`, `token_scope_excludes_app` or `tfa_required`): a member was refused (`403`) by their role, their token's scope, or the app's rule that every member have two-factor authentication on. At most one a minute per membership and replica: further refusals within the minute are not recorded. Non-members (`404`) and expired members are not recorded here.";
 }
 }
 
@@ -266,7 +267,7 @@ event_kinds! {
 /// A type of entry of an account's own security history. The set is closed.
 SecurityEventKind {
     SigninPassword => "signin.password": "`token_id`, `name`, `expires_at`: an API token was created with the password";
-    SigninFailed => "signin.failed": "a password check failed: `reason` (`wrong_password`, `throttled`)";
+    SigninFailed => "signin.failed": "a password or second-factor check failed: `reason` (`wrong_password`, `throttled`, `otp_invalid`)";
     PasswordChanged => "password.changed": "`revoked_tokens`: how many API tokens it revoked";
     PasswordReset => "password.reset": "`revoked_tokens`; a reset link set the password (and verified the address)";
     AccountClaimed => "account.claimed": "`revoked_tokens`: the owner of the address took over an unverified account";
@@ -275,6 +276,11 @@ SecurityEventKind {
     TokensRevoked => "tokens.revoked": "`revoked_tokens`: every API token (and JWT) of the account was revoked";
     EmailVerified => "email.verified": "`email`, `via` (`link` or `invitation`)";
     VerificationSent => "email.verification_sent": "`email`";
+    TfaEnrolmentStarted => "tfa.enrolment_started": "`{}`: a new TOTP secret was made; two-factor authentication is not on until a code confirms it";
+    TfaEnabled => "tfa.enabled": "`recovery_codes`: how many were made";
+    TfaDisabled => "tfa.disabled": "`via` (`totp` or `recovery_code`)";
+    TfaRecoveryCodesReplaced => "tfa.recovery_codes_replaced": "`recovery_codes`: how many were made; the earlier ones no longer work";
+    TfaRecoveryCodeUsed => "tfa.recovery_code_used": "`remaining`, `for` (`signin` or `password_reset`): a recovery code was spent";
 }
 }
 

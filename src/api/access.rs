@@ -16,8 +16,9 @@ use crate::store::{AppRef, Caller};
 const MAX_CHECKS: usize = 100;
 
 /// Every `reason` an answer can give (for the OpenAPI document; [`decide`] returns them).
-const REASONS: [&str; 6] = [
+const REASONS: [&str; 7] = [
     "allowed",
+    "tfa_required",
     "role_lacks_permission",
     "token_scope_lacks_permission",
     "access_expired",
@@ -64,9 +65,9 @@ pub struct Answer {
     /// The user's role on the app, when the caller may know it; else `null`.
     #[schema(required = true)]
     role: Option<Role>,
-    /// `allowed`, `role_lacks_permission`, `token_scope_lacks_permission`,
-    /// `access_expired`, `not_a_member` or
-    /// `not_allowed_to_check_others`.
+    /// `allowed`, `tfa_required` (the app requires two-factor authentication of every member
+    /// and the user has it off), `role_lacks_permission`, `token_scope_lacks_permission`,
+    /// `access_expired`, `not_a_member` or `not_allowed_to_check_others`.
     #[schema(schema_with = reason_schema)]
     reason: &'static str,
 }
@@ -74,8 +75,8 @@ pub struct Answer {
 fn reason_schema() -> utoipa::openapi::Object {
     super::openapi::string_enum(
         REASONS,
-        "Why the answer is what it is: `allowed`, `role_lacks_permission`, `token_scope_lacks_permission`, \
-             `access_expired`, `not_a_member` or `not_allowed_to_check_others`.",
+        "Why the answer is what it is: `allowed`, `tfa_required`, `role_lacks_permission`, \
+             `token_scope_lacks_permission`, `access_expired`, `not_a_member` or `not_allowed_to_check_others`.",
     )
 }
 
@@ -163,19 +164,24 @@ async fn decide(
             },
         ));
     };
+    // The app's 2FA rule refuses the caller: reading its members is refused with the rest.
+    let blocked = app.require_tfa && !own.tfa_enabled;
     if user_id != caller.user.id {
         // The token's scope includes this app (checked above); it must also allow reading members.
-        if !caller.scope.effective(own.role).contains(Permission::CollaboratorsRead) {
+        if blocked || !caller.scope.effective(own.role).contains(Permission::CollaboratorsRead) {
             return Ok((None, "not_allowed_to_check_others"));
         }
         return Ok(match state.store.membership_of(app.id, user_id).await? {
             None => (None, "not_a_member"),
             Some(m) if m.expired(now) => (Some(m.role), "access_expired"),
+            Some(m) if app.require_tfa && !m.tfa_enabled => (Some(m.role), "tfa_required"),
             Some(m) if !m.role.can(permission) => (Some(m.role), "role_lacks_permission"),
             Some(m) => (Some(m.role), "allowed"),
         });
     }
-    let reason = if !caller.scope.allows_permission(permission) {
+    let reason = if blocked {
+        "tfa_required"
+    } else if !caller.scope.allows_permission(permission) {
         "token_scope_lacks_permission"
     } else if !own.role.can(permission) {
         "role_lacks_permission"
@@ -200,6 +206,32 @@ pub struct Reach {
     /// When time-bound access ends (`null`: it does not).
     #[schema(required = true)]
     access_expires_at: Option<DateTime<Utc>>,
+    /// `tfa_required` while the app requires two-factor authentication of every member and the
+    /// caller has it off: every route of the app but `GET /v1/apps/{app}`,
+    /// `GET /v1/apps/{app}/permissions` and leaving answers 403 until they turn it on. `null`
+    /// otherwise.
+    #[schema(required = true, schema_with = blocked_by_schema)]
+    blocked_by: Option<&'static str>,
+}
+
+/// `blocked_by` of [`Reach`] and of `GET /v1/apps/{app}/permissions`.
+pub fn blocked_by_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::schema::Type::String,
+            utoipa::openapi::schema::Type::Null,
+        ]))
+        .enum_values(Some([Some("tfa_required"), None]))
+        .description(Some(
+            "`tfa_required` while the app requires two-factor authentication of every member and the caller \
+             has it off; `null` otherwise.",
+        ))
+        .build()
+}
+
+/// What blocks the caller on an app whose membership is theirs, if anything.
+pub fn blocked_by(require_tfa: bool, caller: &Caller) -> Option<&'static str> {
+    (require_tfa && !caller.user.tfa_enabled).then_some("tfa_required")
 }
 
 fn reach_status_schema() -> utoipa::openapi::Object {
@@ -246,6 +278,7 @@ pub async fn mine(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
                     caller.scope.effective(m.role)
                 },
                 access_expires_at: m.access_expires_at,
+                blocked_by: blocked_by(m.require_tfa, &caller),
             }
         })
         .collect();

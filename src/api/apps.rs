@@ -274,6 +274,10 @@ pub async fn transfer(
 pub struct Permissions {
     role: Role,
     permissions: PermissionSet,
+    /// `tfa_required` while the app requires two-factor authentication of every member and the
+    /// caller has it off (the permissions are then refused until they turn it on); else `null`.
+    #[schema(required = true, schema_with = super::access::blocked_by_schema)]
+    blocked_by: Option<&'static str>,
 }
 
 /// `GET /v1/apps/{app}/permissions`.
@@ -284,6 +288,7 @@ pub async fn permissions(ctx: AppContext) -> Json<Permissions> {
     Json(Permissions {
         role: ctx.role(),
         permissions: ctx.permissions(),
+        blocked_by: ctx.blocked_by_tfa.then_some("tfa_required"),
     })
 }
 

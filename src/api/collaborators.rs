@@ -136,6 +136,7 @@ pub async fn remove(
 ) -> ApiResult<StatusCode> {
     let leaving = id == ctx.membership.id;
     if !leaving {
+        ctx.require_tfa()?;
         ctx.require(Permission::CollaboratorsRemove)?;
     }
     state

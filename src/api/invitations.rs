@@ -179,6 +179,7 @@ async fn accept_invitation(state: &AppState, caller: &Caller, invitation: Invita
         }
         Accepted::NotPending => Err(not_open(&invitation, now)),
         Accepted::AlreadyMember => Err(ApiError::Conflict("you are already a member of this app".into())),
+        Accepted::TfaRequired => Err(ApiError::TfaRequiredByApp),
     }
 }
 

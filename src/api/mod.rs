@@ -31,6 +31,7 @@ pub mod scm;
 pub mod settings;
 pub mod support;
 pub mod telemetry;
+pub mod tfa;
 pub mod tokens;
 pub mod users;
 pub mod variables;
@@ -67,6 +68,10 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/users/self/verify-email/resend", post(users::resend_verification))
         .route("/v1/users/self/password", put(passwords::change))
         .route("/v1/users/self/security-events", get(users::security_events))
+        .route("/v1/users/self/tfa", post(tfa::enrol).delete(tfa::disable))
+        .route("/v1/users/self/tfa/confirm", post(tfa::confirm))
+        .route("/v1/users/self/tfa/recovery-codes", post(tfa::recovery_codes))
+        .route("/v1/apps/{app}/security", put(tfa::set_security))
         .route("/v1/users/self/access", get(access::mine))
         .route("/v1/access/check", post(access::check))
         .route("/v1/access-review", get(review::review))

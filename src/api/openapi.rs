@@ -98,6 +98,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         cron_jobs::Doc::openapi(),
         log_archives::Doc::openapi(),
         review_apps::Doc::openapi(),
+        tfa::Doc::openapi(),
     ] {
         doc.merge(part);
     }
@@ -351,7 +352,8 @@ fn problem_responses() -> Vec<(&'static str, Response)> {
             "Forbidden",
             problem(
                 "The caller's role lacks the permission (`missing-permission`, with `required_permission` and \
-                 `role`), or the API token's scope does (`token-scope`).",
+                 `role`), the API token's scope does (`token-scope`), or the app requires two-factor \
+                 authentication of every member and the caller has it off (`tfa-required-by-app`).",
             )
             .build(),
         ),

@@ -158,14 +158,23 @@ pub struct ConfirmReset {
     /// The new password: 12 to 1024 characters, hard to guess, not containing the address.
     #[schema(min_length = 12, max_length = 1024)]
     new_password: String,
+    /// For an account with two-factor authentication on: a code of the authenticator app, or a
+    /// recovery code. Without it such an account's reset is refused (`otp-required`) and the
+    /// link stays usable.
+    code: Option<String>,
 }
 
 /// `POST /v1/users/password-reset/confirm`: sets the password with a reset link, verifies
 /// the address it was sent to, and revokes every API token and JWT of the account.
 #[utoipa::path(post, path = "/v1/users/password-reset/confirm", request_body = ConfirmReset, responses(
     (status = 200, description = "The password is set; sign in with it.", body = PasswordChanged),
+    (status = 401, description = "The account has two-factor authentication on, and `code` is missing \
+        (`otp-required`) or wrong, expired or already used (`otp-invalid`); the link stays usable.",
+        body = Problem, content_type = "application/problem+json"),
     (status = 410, description = "The link is unknown, already used or expired.", body = Problem,
         content_type = "application/problem+json"),
+    (status = 429, description = "Too many failed second-factor checks from this client.", body = Problem,
+        content_type = "application/problem+json", headers(("Retry-After" = String, description = "Seconds to wait."))),
 ))]
 pub async fn confirm_reset(
     State(state): State<AppState>,
@@ -186,6 +195,19 @@ pub async fn confirm_reset(
         return Err(ApiError::internal("validated token missing"));
     };
     let now = state.clock.now();
+    // An account with 2FA on needs its second factor before the link is spent, so a missing
+    // or mistyped code leaves the link usable.
+    if let Some(link) = state.store.peek_link(LinkKind::PasswordReset, &hash, now).await? {
+        let account = state.store.user_login(&Email::stored(&link.email)).await?;
+        if let Some(user) = account
+            .map(|l| l.user)
+            .filter(|u| u.id == link.user_id && u.tfa_enabled)
+        {
+            throttle::check(&state, client, &user.email).await?;
+            let code = body.code.as_deref();
+            super::tfa::second_factor(&state, &user, client, &user.email, code, "password_reset").await?;
+        }
+    }
     let used = state
         .store
         .use_link(LinkKind::PasswordReset, &hash, now)

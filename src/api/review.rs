@@ -60,6 +60,9 @@ pub struct ReviewRow {
     /// invitation's own `expires_at` is another thing).
     #[schema(required = true, deprecated)]
     expires_at: Option<DateTime<Utc>>,
+    /// Whether the member has two-factor authentication on (`null` on an invitation).
+    #[schema(required = true)]
+    tfa_enabled: Option<bool>,
     /// What looks wrong, possibly nothing.
     findings: Vec<Finding>,
 }
@@ -145,6 +148,7 @@ pub async fn rows(state: &AppState, caller: &Caller, q: &ReviewQuery) -> ApiResu
                 last_used_at: member.last_used_at,
                 access_expires_at: member.access_expires_at,
                 expires_at: member.access_expires_at,
+                tfa_enabled: Some(member.tfa_enabled),
                 findings,
             }
         })
@@ -165,6 +169,7 @@ pub async fn rows(state: &AppState, caller: &Caller, q: &ReviewQuery) -> ApiResu
             last_used_at: None,
             access_expires_at: i.access_expires_at,
             expires_at: i.access_expires_at,
+            tfa_enabled: None,
         });
     }
     let app = q.app.as_deref().map(AppRef::parse);
@@ -210,6 +215,7 @@ pub fn to_csv(rows: &[ReviewRow]) -> ApiResult<String> {
         "expires_at",
         "findings",
         "access_expires_at",
+        "tfa_enabled",
     ];
     let opt = |v: Option<String>| v.unwrap_or_default();
     let records = rows.iter().map(|r| {
@@ -230,6 +236,7 @@ pub fn to_csv(rows: &[ReviewRow]) -> ApiResult<String> {
             findings.join(";"),
             // Last, so that readers by position still find every earlier column in place.
             opt(r.access_expires_at.map(|t| t.to_rfc3339())),
+            opt(r.tfa_enabled.map(|on| on.to_string())),
         ]
     });
     super::csv::render(header, records)

@@ -89,7 +89,9 @@ pub async fn mint(
 }
 
 /// `POST /v1/tokens` with `Authorization: Basic email:password`. The body is optional: an
-/// empty body without `Content-Type` makes an unlimited token named `api token`.
+/// empty body without `Content-Type` makes an unlimited token named `api token`. An account
+/// with two-factor authentication on also needs `X-Rolegate-OTP: <code>` (a code of the
+/// authenticator app, or a recovery code); each code works once.
 // A `ref` rather than `Option<CreateToken>`: the body is optional, but `null` is not accepted.
 #[utoipa::path(post, path = "/v1/tokens",
     request_body(content = ref("#/components/schemas/CreateToken"), content_type = "application/json",
@@ -97,6 +99,11 @@ pub async fn mint(
                        `api token`."),
     responses(
         (status = 201, description = "The token, with its secret shown this once.", body = CreatedToken),
+        (status = 401, description = "Wrong email or password (`unauthorized`); or, for an account with two-factor \
+            authentication on, no `X-Rolegate-OTP` header (`otp-required`, answered with `X-Rolegate-OTP: required`), \
+            or a wrong, expired or already used code in it (`otp-invalid`, counted like a wrong password).",
+            body = Problem, content_type = "application/problem+json",
+            headers(("X-Rolegate-OTP" = String, description = "`required` when a second factor is needed."))),
         (status = 429, description = "Too many failed sign-ins from this client for this email (5 in 15 minutes) \
             or for any email (50): refused until the window passes, even with the right password.",
             body = Problem, content_type = "application/problem+json",
@@ -142,6 +149,8 @@ pub async fn create(
         throttle::failed(&state, client, &key, user_id, "wrong_password").await?;
         return Err(ApiError::BadBasicCredentials(WRONG));
     };
+    // The password was right; an account with 2FA on needs its second factor too.
+    super::tfa::second_factor(&state, &user, client, &key, super::tfa::otp_header(&headers), "signin").await?;
 
     let now = state.clock.now();
     let longest = now + TimeDelta::days(state.config.accounts.token_max_days);

@@ -101,6 +101,7 @@ pub async fn create(
             name: name.map(Label::into_inner),
             created_at: now,
             email_verified: false,
+            tfa_enabled: false,
         };
         return Ok((StatusCode::CREATED, Json(lookalike)));
     }

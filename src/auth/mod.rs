@@ -4,6 +4,7 @@ pub mod client;
 pub mod jwt;
 pub mod links;
 pub mod password;
+pub mod tfa;
 pub mod throttle;
 pub mod token;
 

@@ -31,6 +31,9 @@ pub struct AppContext {
     pub app: App,
     /// The caller's membership of it.
     pub membership: Membership,
+    /// Whether the app requires two-factor authentication of every member and the caller has
+    /// it off: then only the routes [`routes::open_without_tfa`] lists are let through.
+    pub blocked_by_tfa: bool,
 }
 
 impl AppContext {
@@ -47,6 +50,16 @@ impl AppContext {
     /// Whether the caller may exercise `permission` here.
     pub fn can(&self, permission: Permission) -> bool {
         self.permissions().contains(permission)
+    }
+
+    /// A 403 `tfa-required-by-app` while the app's 2FA rule refuses the caller (for handlers of
+    /// routes the middleware lets through, which decide once they know the target).
+    pub fn require_tfa(&self) -> Result<(), ApiError> {
+        if self.blocked_by_tfa {
+            Err(ApiError::TfaRequiredByApp)
+        } else {
+            Ok(())
+        }
     }
 
     /// A 403 unless the caller may exercise `permission` here.
@@ -161,16 +174,24 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<Option<Used>
                 expire(state, membership.id, now);
                 return Err(ApiError::Forbidden("your access to this app has expired".into()));
             }
+            let blocked_by_tfa = access.app.require_tfa && !caller.user.tfa_enabled;
             let ctx = AppContext {
                 caller,
                 app: access.app,
                 membership,
+                blocked_by_tfa,
             };
             if !ctx.caller.scope.allows_app(ctx.app.id) {
                 // The same answer as for a missing app: a scoped token learns nothing of the
                 // account's other apps, not even that they exist.
                 deny(state, &ctx, spec, permission, "token_scope_excludes_app", now);
                 return Err(app_not_found());
+            }
+            // The app's 2FA rule is about the user, whatever their role or token: decided from
+            // the same row as the membership, so a change on either side counts at once.
+            if ctx.blocked_by_tfa && !routes::open_without_tfa(spec) {
+                deny(state, &ctx, spec, permission, "tfa_required", now);
+                return Err(ApiError::TfaRequiredByApp);
             }
             let checked = match spec.access {
                 Access::App(_) => ctx.require(permission),

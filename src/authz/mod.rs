@@ -158,6 +158,7 @@ permissions! {
     ReviewAppsCreate => "review_apps.create": "Create a review app from a pull request.",
     ReviewAppsClose => "review_apps.close": "Close (destroy) a review app.",
     ReviewAppsRedeploy => "review_apps.redeploy": "Redeploy a review app.",
+    AppRequireTfa => "app.require_tfa": "Require two-factor authentication of every member of the app (or stop requiring it).",
 }
 
 impl Permission {
@@ -267,6 +268,7 @@ const fn row(permission: Permission) -> Row {
         ReviewAppsCreate => grants(YES, YES, NO),
         ReviewAppsClose => grants(YES, YES, YES),
         ReviewAppsRedeploy => grants(YES, YES, YES),
+        AppRequireTfa => grants(YES, NO, NO),
     }
 }
 

@@ -225,6 +225,10 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Post, "/v1/users/self/verify-email/resend", User, "Send a new verification link."),
     route(Put, "/v1/users/self/password", User, "Change the password."),
     route(Get, "/v1/users/self/security-events", User, "The caller's own security history."),
+    route(Post, "/v1/users/self/tfa", User, "Start enrolling in two-factor authentication (TOTP)."),
+    route(Post, "/v1/users/self/tfa/confirm", User, "Turn two-factor authentication on with a code; answers recovery codes."),
+    route(Delete, "/v1/users/self/tfa", User, "Turn two-factor authentication off (with a code or a recovery code)."),
+    route(Post, "/v1/users/self/tfa/recovery-codes", User, "Replace the recovery codes (with a code or a recovery code)."),
     route(Get, "/v1/users/self/invitations", User, "Pending invitations addressed to the caller."),
     route(Post, "/v1/users/self/invitations/{id}/accept", User, "Accept an invitation by id."),
     route(Post, "/v1/users/self/invitations/{id}/decline", User, "Decline an invitation by id."),
@@ -248,6 +252,7 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Delete, "/v1/apps/{app}", App(AppDelete), "Delete the app."),
     route(Post, "/v1/apps/{app}/rename", App(AppRename), "Rename the app."),
     route(Post, "/v1/apps/{app}/transfer", App(AppTransfer), "Make another member the owner."),
+    route(Put, "/v1/apps/{app}/security", App(AppRequireTfa), "Require two-factor authentication of every member, or stop."),
     request::<Stop>(Post, "/v1/apps/{app}/stop", AppStop, "Stop the app's containers."),
     request::<Start>(Post, "/v1/apps/{app}/start", AppStop, "Start a stopped app again."),
     route(Put, "/v1/apps/{app}/stack", App(AppChangeStack), "Change the app's stack."),
@@ -322,6 +327,17 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Post, "/internal/v1/addons/{id}/provisioned", Platform, "Report an add-on ready, with its credentials."),
     route(Post, "/internal/v1/requests/{id}/status", Platform, "Report where a request stands, by its order id."),
 ];
+
+/// Whether a member the app's two-factor rule refuses may still call the route: reading the
+/// app and their own permissions there (which say why they are refused), and leaving it
+/// (`AppOrSelf`; its handler refuses acting on anyone else). Every other app route answers
+/// `403 tfa-required-by-app`.
+pub fn open_without_tfa(spec: &RouteSpec) -> bool {
+    matches!(
+        (spec.verb, spec.path, spec.access),
+        (Get, "/v1/apps/{app}", _) | (Get, "/v1/apps/{app}/permissions", _) | (_, _, AppOrSelf(_))
+    )
+}
 
 static BY_ROUTE: LazyLock<HashMap<(Verb, &'static str), &'static RouteSpec>> =
     LazyLock::new(|| ROUTES.iter().map(|r| ((r.verb, r.path), r)).collect());

@@ -16,8 +16,8 @@ const PENDING_LONG: TimeDelta = TimeDelta::days(7);
 /// One finding: a machine-readable code and a sentence for people.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Finding {
-    /// `stale_member`, `role_broader_than_use`, `invitation_pending_long`, `expiring_soon` or
-    /// `token_without_expiry`.
+    /// `stale_member`, `role_broader_than_use`, `invitation_pending_long`, `expiring_soon`,
+    /// `token_without_expiry` or `tfa_disabled`.
     #[schema(schema_with = finding_code_schema)]
     pub code: &'static str,
     /// What it means here.
@@ -32,18 +32,19 @@ pub struct Finding {
 fn finding_code_schema() -> utoipa::openapi::Object {
     crate::api::openapi::string_enum(
         FINDINGS,
-        "`stale_member`, `role_broader_than_use`, `invitation_pending_long`, `expiring_soon` or \
-         `token_without_expiry`.",
+        "`stale_member`, `role_broader_than_use`, `invitation_pending_long`, `expiring_soon`, \
+         `token_without_expiry` or `tfa_disabled`.",
     )
 }
 
 /// Every finding code.
-pub const FINDINGS: [&str; 5] = [
+pub const FINDINGS: [&str; 6] = [
     "stale_member",
     "role_broader_than_use",
     "invitation_pending_long",
     "expiring_soon",
     "token_without_expiry",
+    "tfa_disabled",
 ];
 
 fn date(at: DateTime<Utc>) -> String {
@@ -76,6 +77,7 @@ pub fn member_findings(
         });
     }
     if member.role == Role::Owner {
+        findings.extend(tfa_finding(m));
         return findings;
     }
     let days = window.num_days();
@@ -129,7 +131,22 @@ pub fn member_findings(
             suggested_role: None,
         });
     }
+    findings.extend(tfa_finding(m));
     findings
+}
+
+/// A password alone opens such a member's account: flagged on every member, owners included,
+/// whether or not the app requires 2FA (where it does, they are refused too). Last, so the
+/// findings about use keep their places.
+fn tfa_finding(m: &ReviewMember) -> Option<Finding> {
+    (!m.member.tfa_enabled).then(|| Finding {
+        code: "tfa_disabled",
+        message: format!(
+            "{} has two-factor authentication off: a stolen password is enough to act as them on {}",
+            m.member.email, m.app_name
+        ),
+        suggested_role: None,
+    })
 }
 
 /// The findings for a pending invitation.
@@ -178,6 +195,7 @@ mod tests {
                 created_at: created,
                 last_used_at: last,
                 access_expires_at: ends,
+                tfa_enabled: true,
             },
         }
     }
@@ -219,6 +237,11 @@ mod tests {
         assert_eq!(
             codes(&member_findings(&owner, &[], now, window)),
             ["token_without_expiry"]
+        );
+        owner.member.tfa_enabled = false;
+        assert_eq!(
+            codes(&member_findings(&owner, &[], now, window)),
+            ["token_without_expiry", "tfa_disabled"]
         );
     }
 }

@@ -4,7 +4,7 @@
 /// Columns of an app with its owner; pairs with [`app_from!`] and decodes as `AppRow`.
 macro_rules! app_columns {
     () => {
-        "a.id, a.name, a.default_branch, a.created_at, a.updated_at, a.formation, a.status, a.stack, \
+        "a.id, a.name, a.default_branch, a.created_at, a.updated_at, a.formation, a.status, a.stack, a.require_tfa, \
          (select p.name from apps p where p.id = a.parent_id) as parent_name, \
          ou.id as owner_id, ou.email as owner_email"
     };
@@ -21,7 +21,8 @@ macro_rules! app_from {
 macro_rules! caller_columns {
     () => {
         "u.id as user_id, u.email as user_email, u.name as user_name, \
-         u.created_at as user_created_at, u.email_verified as user_email_verified, t.jwts_valid_from, \
+         u.created_at as user_created_at, u.email_verified as user_email_verified, \
+         (u.tfa_enabled_at is not null) as user_tfa_enabled, t.jwts_valid_from, \
          t.id as token_id, t.last_used_at as token_last_used_at, \
          t.scope_permissions, t.scope_apps"
     };
@@ -44,7 +45,7 @@ macro_rules! access_sql {
             ", \
                a.id as app_id, a.name as app_name, a.default_branch, \
                a.created_at as app_created_at, a.updated_at as app_updated_at, \
-               a.formation, a.status as app_status, a.stack, \
+               a.formation, a.status as app_status, a.stack, a.require_tfa, \
                (select p.name from apps p where p.id = a.parent_id) as parent_name, \
                ou.id as owner_id, ou.email as owner_email, \
                m.id as membership_id, m.role as role, m.access_expires_at, \
@@ -69,7 +70,7 @@ macro_rules! collaborator_select {
     () => {
         "select c.id, c.app_id, c.user_id, u.email, c.role, \
                 ib.id as invited_by_id, ib.email as invited_by_email, c.created_at, \
-                c.last_used_at, c.access_expires_at \
+                c.last_used_at, c.access_expires_at, (u.tfa_enabled_at is not null) as tfa_enabled \
          from collaborators c \
          join users u on u.id = c.user_id \
          left join users ib on ib.id = c.invited_by "

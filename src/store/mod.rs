@@ -28,6 +28,7 @@ mod settings;
 #[allow(clippy::duplicate_mod)]
 pub mod sqlite;
 mod telemetry;
+mod tfa;
 mod variables;
 
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub use review::ReviewStore;
 pub use security::SecurityStore;
 pub use settings::SettingStore;
 pub use telemetry::TelemetryStore;
+pub use tfa::TfaStore;
 pub use variables::VariableStore;
 
 /// Why a store call failed.
@@ -238,6 +240,7 @@ pub trait Store:
     + SettingStore
     + RecordStore
     + OutboxStore
+    + TfaStore
     + Send
     + Sync
     + 'static

@@ -16,6 +16,8 @@ pub trait SecurityStore: Send + Sync {
     async fn issue_link(&self, user_id: Uuid, link: NewLink, now: DateTime<Utc>) -> StoreResult<()>;
     /// When the account was last sent a link of `kind`.
     async fn last_link_at(&self, user_id: Uuid, kind: LinkKind) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Whose a link is, if it is unused and unexpired, without using it.
+    async fn peek_link(&self, kind: LinkKind, hash: &[u8], now: DateTime<Utc>) -> StoreResult<Option<UsedLink>>;
     /// Uses a link: at most one caller ever gets it, and only before it expires.
     async fn use_link(&self, kind: LinkKind, hash: &[u8], now: DateTime<Utc>) -> StoreResult<Option<UsedLink>>;
     /// Marks `email` verified if it is still the account's; `false` otherwise or if it already was.

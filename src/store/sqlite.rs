@@ -141,5 +141,7 @@ mod settings;
 mod shared;
 #[path = "sql/telemetry.rs"]
 mod telemetry;
+#[path = "sql/tfa.rs"]
+mod tfa;
 #[path = "sql/variables.rs"]
 mod variables;

@@ -230,7 +230,10 @@ async fn permissions_endpoint_reports_the_matrix_for_each_role(backend: Backend)
     ] {
         let resp = app.get("/v1/apps/web/permissions", &user.jwt).await.expect(200);
         let expected: Vec<Value> = role.permissions().iter().map(|p| json!(p.as_str())).collect();
-        assert_eq!(resp.body, json!({"role": role.as_str(), "permissions": expected}));
+        assert_eq!(
+            resp.body,
+            json!({"role": role.as_str(), "permissions": expected, "blocked_by": null})
+        );
         let shown = app
             .get(&format!("/v1/apps/{}", team.app_id), &user.jwt)
             .await

@@ -46,6 +46,7 @@ async fn members_are_listed_owner_first(backend: Backend) {
             "last_used_at",
             "role",
             "status",
+            "tfa_enabled",
             "user_id"
         ]
     );

@@ -349,10 +349,17 @@ async fn the_review_names_the_end_of_access_as_everywhere_else(backend: Backend)
         .expect(200);
     let mut lines = csv.text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    assert_eq!(header.last(), Some(&"access_expires_at"), "{}", csv.text);
+    // Columns are only ever appended, so readers by position find every earlier one in place.
+    assert_eq!(
+        header[header.len() - 2..],
+        ["access_expires_at", "tfa_enabled"],
+        "{}",
+        csv.text
+    );
     let old = header.iter().position(|c| *c == "expires_at").unwrap();
     let row = lines.find(|l| l.contains(&team.limited_id)).unwrap();
     let cells: Vec<&str> = row.split(',').collect();
-    assert_eq!(cells.last(), Some(&cells[old]), "{row}");
+    assert_eq!(cells[cells.len() - 2], cells[old], "{row}");
+    assert_eq!(cells.last(), Some(&"false"), "{row}");
     assert!(cells[old].starts_with("2099-01-01T00:00:00"), "{row}");
 }

@@ -26,4 +26,5 @@ mod resources;
 mod runtime;
 mod settings;
 mod state_machine;
+mod tfa;
 mod trust;

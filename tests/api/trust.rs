@@ -94,7 +94,10 @@ async fn an_invitation_cannot_be_taken_over_by_signing_up_first(backend: Backend
         .expect(201);
     let mut keys: Vec<&String> = real.body.as_object().unwrap().keys().collect();
     keys.sort();
-    assert_eq!(keys, ["created_at", "email", "email_verified", "id", "name"]);
+    assert_eq!(
+        keys,
+        ["created_at", "email", "email_verified", "id", "name", "tfa_enabled"]
+    );
     assert_ne!(real.body["id"].as_str().unwrap(), squatter.id);
     // ...and their mailbox receives the link that takes the account over.
     let claim = app.mail_to("newhire@example.com", "Claim your account").await;

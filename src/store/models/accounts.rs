@@ -41,6 +41,8 @@ pub struct User {
     /// Whether the owner of the address proved it (a verification link, or an invitation
     /// link sent to it). Listing one's invitations and accepting them by id need it.
     pub email_verified: bool,
+    /// Whether two-factor authentication is on (`POST /v1/users/self/tfa/confirm`).
+    pub tfa_enabled: bool,
 }
 
 impl User {
@@ -227,6 +229,7 @@ pub(in crate::store) struct CallerRow {
     pub user_name: Option<String>,
     pub user_created_at: DateTime<Utc>,
     pub user_email_verified: bool,
+    pub user_tfa_enabled: bool,
     pub jwts_valid_from: Option<DateTime<Utc>>,
     pub token_id: Uuid,
     pub token_last_used_at: Option<DateTime<Utc>>,
@@ -243,6 +246,7 @@ impl From<CallerRow> for Caller {
                 name: r.user_name,
                 created_at: r.user_created_at,
                 email_verified: r.user_email_verified,
+                tfa_enabled: r.user_tfa_enabled,
             },
             token_id: r.token_id,
             token_last_used_at: r.token_last_used_at,

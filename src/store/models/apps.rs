@@ -48,6 +48,9 @@ pub struct App {
     /// The name of the app it was created from (`POST …/children`), or `null`.
     #[schema(required = true)]
     pub parent: Option<String>,
+    /// Whether every member must have two-factor authentication on
+    /// (`PUT /v1/apps/{app}/security`).
+    pub require_tfa: bool,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change of the app's own fields.
@@ -105,6 +108,7 @@ pub(in crate::store) struct AppRow {
     pub status: String,
     pub stack: String,
     pub parent_name: Option<String>,
+    pub require_tfa: bool,
 }
 
 impl From<AppRow> for App {
@@ -121,6 +125,7 @@ impl From<AppRow> for App {
             status: r.status,
             stack: r.stack,
             parent: r.parent_name,
+            require_tfa: r.require_tfa,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -150,6 +155,7 @@ pub(in crate::store) struct AccessRow {
     pub app_status: Option<String>,
     pub stack: Option<String>,
     pub parent_name: Option<String>,
+    pub require_tfa: Option<bool>,
     pub membership_id: Option<Uuid>,
     pub role: Option<String>,
     pub access_expires_at: Option<DateTime<Utc>>,
@@ -160,6 +166,7 @@ pub(in crate::store) struct AccessRow {
 impl AccessRow {
     pub fn split(self) -> (Caller, Option<AppAccess>) {
         let caller = Caller::from(self.caller);
+        let tfa_enabled = caller.user.tfa_enabled;
         let app = (|| {
             Some(App {
                 id: self.app_id?,
@@ -170,6 +177,7 @@ impl AccessRow {
                 status: self.app_status?,
                 stack: self.stack?,
                 parent: self.parent_name,
+                require_tfa: self.require_tfa?,
                 created_at: self.app_created_at?,
                 updated_at: self.app_updated_at?,
             })
@@ -180,6 +188,7 @@ impl AccessRow {
                 role: Role::parse(self.role.as_deref()?)?,
                 access_expires_at: self.access_expires_at,
                 last_used_at: self.membership_last_used_at,
+                tfa_enabled,
             })
         })();
         let permission_last_used_at = self.permission_last_used_at;

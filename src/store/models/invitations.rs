@@ -84,6 +84,9 @@ pub enum Accepted {
     NotPending,
     /// The caller was already a member of the app.
     AlreadyMember,
+    /// The app requires two-factor authentication and the caller has it off; the invitation
+    /// stays pending.
+    TfaRequired,
 }
 
 #[derive(FromRow)]

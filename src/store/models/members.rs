@@ -19,6 +19,8 @@ pub struct Membership {
     pub access_expires_at: Option<DateTime<Utc>>,
     /// When it was last used (to the minute).
     pub last_used_at: Option<DateTime<Utc>>,
+    /// Whether the member has two-factor authentication on.
+    pub tfa_enabled: bool,
 }
 
 impl Membership {
@@ -54,6 +56,8 @@ pub struct Collaborator {
     /// When time-bound access ends.
     #[schema(required = true)]
     pub access_expires_at: Option<DateTime<Utc>>,
+    /// Whether the member has two-factor authentication on.
+    pub tfa_enabled: bool,
 }
 
 impl Collaborator {
@@ -79,6 +83,7 @@ pub(in crate::store) struct CollaboratorRow {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub access_expires_at: Option<DateTime<Utc>>,
+    pub tfa_enabled: bool,
 }
 
 impl From<CollaboratorRow> for Collaborator {
@@ -94,6 +99,7 @@ impl From<CollaboratorRow> for Collaborator {
             created_at: r.created_at,
             last_used_at: r.last_used_at,
             access_expires_at: r.access_expires_at,
+            tfa_enabled: r.tfa_enabled,
         }
     }
 }
@@ -110,10 +116,13 @@ pub struct UserMembership {
     pub role: Role,
     /// End of time-bound access.
     pub access_expires_at: Option<DateTime<Utc>>,
+    /// Whether the app requires two-factor authentication of every member.
+    pub require_tfa: bool,
 }
 
 #[derive(FromRow)]
 pub(in crate::store) struct MembershipRow {
+    pub tfa_enabled: bool,
     pub id: Uuid,
     #[sqlx(try_from = "String")]
     pub role: Role,

@@ -14,6 +14,7 @@ mod review;
 mod security;
 mod settings;
 mod telemetry;
+mod tfa;
 mod variables;
 
 pub use accounts::*;
@@ -30,4 +31,5 @@ pub use review::*;
 pub use security::*;
 pub use settings::*;
 pub use telemetry::*;
+pub use tfa::*;
 pub use variables::*;

@@ -11,7 +11,7 @@ impl crate::store::AccountStore for Backend {
         let user: crate::store::User = sqlx::query_as(
             "insert into users (id, email, name, password_hash, email_verified, created_at, updated_at) \
              values ($1, $2, $3, $4, $5, $6, $6) \
-             returning id, email, name, created_at, email_verified",
+             returning id, email, name, created_at, email_verified, (tfa_enabled_at is not null) as tfa_enabled",
         )
         .bind(new.id)
         .bind(new.email.as_str())
@@ -33,7 +33,8 @@ impl crate::store::AccountStore for Backend {
         email: &crate::domain::Email,
     ) -> crate::store::StoreResult<Option<crate::store::UserLogin>> {
         let row: Option<crate::store::models::UserLoginRow> = sqlx::query_as(
-            "select id, email, name, created_at, email_verified, password_hash from users where email = $1",
+            "select id, email, name, created_at, email_verified, (tfa_enabled_at is not null) as tfa_enabled, password_hash \
+             from users where email = $1",
         )
         .bind(email.as_str())
         .fetch_optional(self.reader())

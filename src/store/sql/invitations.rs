@@ -194,6 +194,21 @@ impl crate::store::InvitationStore for Backend {
         let Some((app_id, role, invited_by, access_expires_at)) = claimed else {
             return Ok(crate::store::Accepted::NotPending);
         };
+        // The app's row is locked, so the rule cannot be turned on between this test and the
+        // commit (Postgres; SQLite has one writer). Dropping the transaction rolls the claim
+        // back: the invitation stays pending.
+        let (required, enabled): (bool, bool) = sqlx::query_as(concat!(
+            "select a.require_tfa, (select u.tfa_enabled_at is not null from users u where u.id = $2) \
+             from apps a where a.id = $1",
+            lock!()
+        ))
+        .bind(app_id)
+        .bind(user.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if required && !enabled {
+            return Ok(crate::store::Accepted::TfaRequired);
+        }
         // Claimed, the invitation no longer counts as pending: the member about to be added
         // takes its place (a quota lowered since the invitation can still refuse it).
         self.check_members(&mut tx, app_id, true, now).await?;

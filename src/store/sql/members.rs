@@ -268,7 +268,8 @@ impl crate::store::MemberStore for Backend {
         user_id: uuid::Uuid,
     ) -> crate::store::StoreResult<Option<crate::store::Membership>> {
         let row: Option<crate::store::models::MembershipRow> = sqlx::query_as(
-            "select id, role, access_expires_at, last_used_at from collaborators where app_id = $1 and user_id = $2",
+            "select c.id, c.role, c.access_expires_at, c.last_used_at, (u.tfa_enabled_at is not null) as tfa_enabled \
+             from collaborators c join users u on u.id = c.user_id where c.app_id = $1 and c.user_id = $2",
         )
         .bind(app_id)
         .bind(user_id)
@@ -279,6 +280,7 @@ impl crate::store::MemberStore for Backend {
             role: r.role,
             access_expires_at: r.access_expires_at,
             last_used_at: r.last_used_at,
+            tfa_enabled: r.tfa_enabled,
         }))
     }
 
@@ -287,7 +289,7 @@ impl crate::store::MemberStore for Backend {
         user_id: uuid::Uuid,
     ) -> crate::store::StoreResult<Vec<crate::store::UserMembership>> {
         Ok(sqlx::query_as(
-            "select a.id as app_id, a.name as app_name, c.role, c.access_expires_at \
+            "select a.id as app_id, a.name as app_name, c.role, c.access_expires_at, a.require_tfa \
              from collaborators c join apps a on a.id = c.app_id where c.user_id = $1 order by a.name",
         )
         .bind(user_id)

@@ -9,7 +9,7 @@ impl crate::store::ReviewStore for Backend {
     async fn review_members(&self, owner_id: uuid::Uuid) -> crate::store::StoreResult<Vec<crate::store::ReviewMember>> {
         let rows: Vec<crate::store::models::ReviewRow> = sqlx::query_as(
             "select c.id, c.app_id, c.user_id, u.email, c.role, ib.id as invited_by_id, ib.email as invited_by_email, \
-                    c.created_at, c.last_used_at, c.access_expires_at, a.name as app_name, \
+                    c.created_at, c.last_used_at, c.access_expires_at, (u.tfa_enabled_at is not null) as tfa_enabled, a.name as app_name, \
                     (select count(*) from api_tokens t \
                      where t.user_id = c.user_id and t.expires_at is null and t.revoked_at is null) as unexpiring_tokens \
              from collaborators o \

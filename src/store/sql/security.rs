@@ -108,6 +108,18 @@ impl crate::store::SecurityStore for Backend {
         )
     }
 
+    async fn peek_link(&self, kind: LinkKind, hash: &[u8], now: DateTime<Utc>) -> StoreResult<Option<UsedLink>> {
+        Ok(sqlx::query_as(
+            "select user_id, email from user_tokens \
+             where token_hash = $1 and kind = $2 and used_at is null and expires_at > $3",
+        )
+        .bind(hash)
+        .bind(kind.as_str())
+        .bind(now)
+        .fetch_optional(self.reader())
+        .await?)
+    }
+
     async fn use_link(&self, kind: LinkKind, hash: &[u8], now: DateTime<Utc>) -> StoreResult<Option<UsedLink>> {
         // The test is in the statement: of concurrent uses, one updates the row.
         Ok(sqlx::query_as(
