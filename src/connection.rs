@@ -334,7 +334,10 @@ fn raw_problem(error: &ApiError) -> Vec<u8> {
 fn hyper_answer(head: &[u8]) -> Option<ApiError> {
     let status = head.strip_prefix(b"HTTP/1.1 ")?.get(..3)?;
     let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
-    if head[..end].windows(15).any(|w| w.eq_ignore_ascii_case(b"\r\nx-request-id:")) {
+    if head[..end]
+        .windows(15)
+        .any(|w| w.eq_ignore_ascii_case(b"\r\nx-request-id:"))
+    {
         return None;
     }
     Some(match status {

@@ -213,6 +213,7 @@ impl<S: Sender> Dispatcher<S> {
         let store = &self.state.store;
         let recorded = match self.sender.send(&order, self.state.clock.now()).await {
             Ok(()) => {
+                self.state.metrics.delivery(S::CHANNEL, true);
                 tracing::info!(order_id = %order.id, kind = %order.kind, "order delivered");
                 let delivered = store
                     .order_delivered(S::CHANNEL, order.id, self.state.clock.now())
@@ -224,6 +225,7 @@ impl<S: Sender> Dispatcher<S> {
                 }
             }
             Err(error) => {
+                self.state.metrics.delivery(S::CHANNEL, false);
                 let delay = backoff(self.sender.backoff_base(), order.attempts);
                 let retry_at: DateTime<Utc> = self.state.clock.now() + TimeDelta::from_std(delay).unwrap_or(LEASE);
                 tracing::warn!(order_id = %order.id, attempts = order.attempts, %error, "order not delivered; will retry");

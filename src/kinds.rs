@@ -27,6 +27,11 @@ impl Channel {
             Channel::Mail => "mail",
         }
     }
+
+    /// The channel stored as `name`.
+    pub fn parse(name: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_str() == name)
+    }
 }
 
 macro_rules! order_kinds {

@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod kinds;
 pub mod mail;
+pub mod metrics;
 pub mod secrets;
 mod server;
 pub mod state;

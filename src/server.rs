@@ -104,6 +104,7 @@ pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
                     header::COOKIE,
                 ]))
                 .layer(trace)
+                .layer(from_fn_with_state(state.clone(), crate::metrics::track))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::internal("handler panicked").into_response()
@@ -196,6 +197,7 @@ pub async fn build_state(
         clock,
         secrets: Arc::new(secrets),
         denials: Arc::default(),
+        metrics: Arc::default(),
     })
 }
 
@@ -228,6 +230,24 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
         .await
         .map_err(|e| format!("ROLEGATE_LISTEN: cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, store = state.store.backend(), "rolegate listening");
+    // Metrics on a listener of their own, never through the API's port.
+    let (metrics_stop, metrics_stopping) = tokio::sync::oneshot::channel::<()>();
+    if let Some(address) = state.config.metrics_listen {
+        let metrics = TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("ROLEGATE_METRICS_LISTEN: cannot listen on {address}: {e}"))?;
+        tracing::info!(address = %metrics.local_addr()?, "metrics listening at /metrics");
+        let router = crate::metrics::router(state.clone());
+        let timeouts = state.config.timeouts;
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = metrics_stopping.await;
+            };
+            if let Err(err) = crate::connection::serve(metrics, router, timeouts, stopped).await {
+                tracing::error!(error = %err, "the metrics listener failed");
+            }
+        });
+    }
     // On SIGTERM the listener closes at once and requests in flight finish; a client that
     // keeps one open past the grace period does not keep the process alive.
     let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
@@ -246,6 +266,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
             tokio::time::sleep(grace).await;
         } => tracing::warn!(grace_seconds = grace.as_secs(), "grace period over with requests still open; exiting"),
     }
+    let _ = metrics_stop.send(());
     store.close().await;
     tracing::info!("rolegate stopped");
     Ok(())

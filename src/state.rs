@@ -27,4 +27,6 @@ pub struct AppState {
     /// Password hashes computed at once (`ROLEGATE_HASH_CONCURRENCY`): argon2 takes 19 MiB
     /// and a core's worth of time each, so an unbounded number would exhaust the machine.
     pub hashing: Arc<tokio::sync::Semaphore>,
+    /// This server's Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -15,6 +15,7 @@ use crate::authz::Permission;
 use crate::domain::{Email, Label};
 use crate::error::{ApiError, ApiResult, Fields, Problem, ResultExt};
 use crate::kinds::SecurityEventKind;
+use crate::metrics::Login;
 use crate::state::AppState;
 use crate::store::{ApiToken, AppRef, Caller, Credential, NewSecurityEvent, NewToken, Store, TokenScope};
 
@@ -137,6 +138,7 @@ pub async fn create(
     };
     let user_id = login.as_ref().map(|l| l.user.id);
     if let Err(throttled) = throttle::check(&state, client, &key).await {
+        state.metrics.login(Login::Throttled);
         throttle::failed(&state, client, &key, user_id, "throttled").await?;
         return Err(throttled);
     }
@@ -146,11 +148,19 @@ pub async fn create(
     };
     let matches = password::verify(&state.hashing, secret, hash).await?;
     let Some(user) = user.filter(|_| matches) else {
+        state.metrics.login(Login::WrongPassword);
         throttle::failed(&state, client, &key, user_id, "wrong_password").await?;
         return Err(ApiError::BadBasicCredentials(WRONG));
     };
     // The password was right; an account with 2FA on needs its second factor too.
-    super::tfa::second_factor(&state, &user, client, &key, super::tfa::otp_header(&headers), "signin").await?;
+    super::tfa::second_factor(&state, &user, client, &key, super::tfa::otp_header(&headers), "signin")
+        .await
+        .inspect_err(|err| match err {
+            ApiError::OtpRequired => state.metrics.login(Login::OtpRequired),
+            ApiError::OtpInvalid => state.metrics.login(Login::OtpInvalid),
+            _ => {}
+        })?;
+    state.metrics.login(Login::Ok);
 
     let now = state.clock.now();
     let longest = now + TimeDelta::days(state.config.accounts.token_max_days);

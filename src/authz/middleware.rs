@@ -19,6 +19,7 @@ use super::routes::{self, Access, RouteSpec};
 use super::{Permission, PermissionSet, Role};
 use crate::auth;
 use crate::error::ApiError;
+use crate::metrics::Outcome;
 use crate::state::AppState;
 use crate::store::{App, AppRef, Caller, Membership, NewEvent};
 
@@ -168,9 +169,13 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<Option<Used>
             let (mut caller, access) = found.ok_or_else(auth::invalid)?;
             narrow(&mut caller, presented.claimed_scope);
             touch(state, &caller, now);
-            let access = access.ok_or_else(app_not_found)?;
-            let membership = access.membership.ok_or_else(app_not_found)?;
+            let decided = |outcome| state.metrics.decision(permission, outcome);
+            let Some((access, membership)) = access.and_then(|a| a.membership.map(|m| (a, m))) else {
+                decided(Outcome::NotMember);
+                return Err(app_not_found());
+            };
             if membership.expired(now) {
+                decided(Outcome::Expired);
                 expire(state, membership.id, now);
                 return Err(ApiError::Forbidden("your access to this app has expired".into()));
             }
@@ -184,12 +189,14 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<Option<Used>
             if !ctx.caller.scope.allows_app(ctx.app.id) {
                 // The same answer as for a missing app: a scoped token learns nothing of the
                 // account's other apps, not even that they exist.
+                decided(Outcome::OutOfScope);
                 deny(state, &ctx, spec, permission, "token_scope_excludes_app", now);
                 return Err(app_not_found());
             }
             // The app's 2FA rule is about the user, whatever their role or token: decided from
             // the same row as the membership, so a change on either side counts at once.
             if ctx.blocked_by_tfa && !routes::open_without_tfa(spec) {
+                decided(Outcome::TfaRequired);
                 deny(state, &ctx, spec, permission, "tfa_required", now);
                 return Err(ApiError::TfaRequiredByApp);
             }
@@ -200,13 +207,15 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<Option<Used>
                 _ => Ok(()),
             };
             if let Err(err) = checked {
-                let reason = match err {
-                    ApiError::OutOfScope { .. } => "token_scope_lacks_permission",
-                    _ => "role_lacks_permission",
+                let (reason, outcome) = match err {
+                    ApiError::OutOfScope { .. } => ("token_scope_lacks_permission", Outcome::OutOfScope),
+                    _ => ("role_lacks_permission", Outcome::MissingPermission),
                 };
+                decided(outcome);
                 deny(state, &ctx, spec, permission, reason, now);
                 return Err(err);
             }
+            decided(Outcome::Allowed);
             let used = Used {
                 membership: ctx.membership,
                 permission: ctx.membership.role.can(permission).then_some(permission),

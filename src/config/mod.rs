@@ -62,6 +62,25 @@ pub struct Config {
     /// `ROLEGATE_HEADER_TIMEOUT_MS`, `ROLEGATE_BODY_TIMEOUT_MS`, `ROLEGATE_IDLE_TIMEOUT_MS`:
     /// how long a client may stall ([`crate::connection`]).
     pub timeouts: crate::connection::Timeouts,
+    /// `ROLEGATE_METRICS_LISTEN` (unset: none): where Prometheus scrapes `/metrics`, on a
+    /// listener of its own so it is never reachable through the API's port.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// An `ip:port`, `[ipv6]:port` or `localhost:port` (the loopback address; other names are
+/// not resolved here).
+fn listen_address(name: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
+    let v = value.trim();
+    let literal = match v.strip_prefix("localhost:") {
+        Some(port) => format!("127.0.0.1:{port}"),
+        None => v.to_owned(),
+    };
+    literal.parse().map_err(|_| {
+        err(
+            name,
+            format!("expected ip:port, [ipv6]:port or localhost:port, got {v:?}"),
+        )
+    })
 }
 
 /// How rolegate talks with the platform that runs the apps.
@@ -154,20 +173,7 @@ impl Config {
         };
 
         let listen = match (var("ROLEGATE_LISTEN"), var("PORT")) {
-            (Some(v), _) => {
-                let v = v.trim();
-                // `localhost` is the loopback address; other names are not resolved here.
-                let literal = match v.strip_prefix("localhost:") {
-                    Some(port) => format!("127.0.0.1:{port}"),
-                    None => v.to_owned(),
-                };
-                literal.parse().map_err(|_| {
-                    err(
-                        "ROLEGATE_LISTEN",
-                        format!("expected ip:port, [ipv6]:port or localhost:port, got {v:?}"),
-                    )
-                })?
-            }
+            (Some(v), _) => listen_address("ROLEGATE_LISTEN", &v)?,
             (None, Some(port)) => {
                 let port: u16 = port
                     .trim()
@@ -295,6 +301,10 @@ impl Config {
         let accounts = accounts::AccountsConfig::from_lookup(var)?;
         let limits = quotas::from_lookup(var)?;
 
+        let metrics_listen = var("ROLEGATE_METRICS_LISTEN")
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| listen_address("ROLEGATE_METRICS_LISTEN", &v))
+            .transpose()?;
         let timeouts = crate::connection::Timeouts {
             header: millis("ROLEGATE_HEADER_TIMEOUT_MS", 10_000)?,
             body: millis("ROLEGATE_BODY_TIMEOUT_MS", 30_000)?,
@@ -303,6 +313,7 @@ impl Config {
 
         Ok(Config {
             timeouts,
+            metrics_listen,
             accounts,
             limits,
             shutdown_grace,

@@ -45,7 +45,7 @@ pub use events::EventStore;
 pub use invitations::InvitationStore;
 pub use members::MemberStore;
 pub use models::*;
-pub use outbox::OutboxStore;
+pub use outbox::{Backlog, OutboxStore};
 pub use records::RecordStore;
 pub use requests::RequestStore;
 pub use review::ReviewStore;
@@ -95,7 +95,7 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
-        match &err {
+        let error = match &err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict("already exists"),
             // The row referred to went away in a race (an app deleted while a deployment of it
@@ -130,8 +130,55 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")) => StoreError::OutOfRange,
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => StoreError::Unavailable(err),
             _ => StoreError::Other(Box::new(err)),
+        };
+        if let Some(kind) = error.metric_kind() {
+            crate::metrics::STORE.error(kind);
         }
+        error
     }
+}
+
+impl StoreError {
+    /// The `kind` of `rolegate_db_errors_total` this error counts under; `None` for the
+    /// answers a query gives by design (no row, a foreign key gone, out of range).
+    fn metric_kind(&self) -> Option<&'static str> {
+        Some(match self {
+            StoreError::Unavailable(sqlx::Error::PoolTimedOut) => "pool_timeout",
+            StoreError::Unavailable(sqlx::Error::Database(db)) => match db.code().as_deref() {
+                Some("57014") => "timeout",
+                Some("40001" | "40P01" | "55P03" | "5" | "6" | "261" | "262" | "517" | "773") => "busy",
+                _ => "unavailable",
+            },
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Conflict(_) => "conflict",
+            StoreError::Other(_) => "other",
+            StoreError::NotFound
+            | StoreError::OutOfRange
+            | StoreError::Quota { .. }
+            | StoreError::RateLimited { .. } => {
+                return None;
+            }
+        })
+    }
+}
+
+/// How many connections the pools hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Open and waiting to be used.
+    pub idle: u32,
+    /// Handed out to a query or a transaction.
+    pub in_use: u32,
+}
+
+/// Gets a connection from `pool`, timing the wait (`rolegate_db_pool_acquire_seconds`).
+pub(crate) async fn acquire<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+) -> Result<sqlx::pool::PoolConnection<DB>, sqlx::Error> {
+    let started = std::time::Instant::now();
+    let conn = pool.acquire().await;
+    crate::metrics::STORE.acquired(started.elapsed());
+    conn
 }
 
 /// The most build output kept per deployment, in characters: older output is dropped.
@@ -250,6 +297,9 @@ pub trait Store:
 
     /// Succeeds when the database answers.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// How many connections the pools hold, idle and in use.
+    fn pool_status(&self) -> PoolStatus;
 
     /// Closes the pools at shutdown. On SQLite it first checkpoints the write-ahead log into
     /// the main file (`PRAGMA wal_checkpoint(TRUNCATE)`), so `rolegate.db` alone holds everything.

@@ -9,6 +9,17 @@ use uuid::Uuid;
 use super::{Order, StoreResult};
 use crate::kinds::Channel;
 
+/// What waits to be delivered on one channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backlog {
+    /// The channel.
+    pub channel: Channel,
+    /// Orders not yet delivered.
+    pub pending: i64,
+    /// When the oldest of them was written.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
 /// The outbox.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
@@ -24,6 +35,9 @@ pub trait OutboxStore: Send + Sync {
 
     /// Marks an order of `channel` delivered (again is fine); `false` if there is no such order.
     async fn order_delivered(&self, channel: Channel, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// What waits to be delivered on each channel that has anything waiting.
+    async fn outbox_backlog(&self) -> StoreResult<Vec<Backlog>>;
 
     /// Records a failed delivery and when to try again.
     async fn order_failed(&self, id: Uuid, error: &str, retry_at: DateTime<Utc>) -> StoreResult<()>;

@@ -207,6 +207,9 @@ pub struct User {
 /// The running server.
 pub struct TestApp {
     pub base: String,
+    /// The metrics listener's base URL (`GET {metrics_base}/metrics`).
+    pub metrics_base: String,
+    _metrics_stop: oneshot::Sender<()>,
     pub database_url: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
@@ -345,6 +348,20 @@ impl TestApp {
         let state = rolegate::build_state(config, clock.clone()).await.expect("build state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
+        // The metrics listener, as `ROLEGATE_METRICS_LISTEN` opens it beside the API.
+        let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let metrics_base = format!("http://{}", metrics_listener.local_addr().expect("addr"));
+        let (metrics_stop, metrics_stopping) = oneshot::channel::<()>();
+        let metrics_router = rolegate::metrics::router(state.clone());
+        let timeouts = state.config.timeouts;
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = metrics_stopping.await;
+            };
+            rolegate::connection::serve(metrics_listener, metrics_router, timeouts, stopped)
+                .await
+                .expect("serve metrics");
+        });
         let (tx, rx) = oneshot::channel::<()>();
         let shutdown = async move {
             let _ = rx.await;
@@ -369,6 +386,8 @@ impl TestApp {
         };
         TestApp {
             base,
+            metrics_base,
+            _metrics_stop: metrics_stop,
             database_url,
             client: reqwest::Client::new(),
             clock,

@@ -96,10 +96,7 @@ async fn stalled_connections_are_closed_while_others_are_served(backend: Backend
     let (said, after) = until_closed(&mut slow_body).await;
     let problem = problem_of(&said, 408);
     assert_eq!(problem["type"], "urn:rolegate:problem:request-timeout");
-    assert!(
-        problem["detail"].as_str().unwrap().contains("body"),
-        "{problem}"
-    );
+    assert!(problem["detail"].as_str().unwrap().contains("body"), "{problem}");
     assert!(after < Duration::from_secs(3), "closed after {after:?}");
 
     // The idle one got its answer, then was closed once idle for long enough.
@@ -135,7 +132,10 @@ async fn oversized_heads_get_problem_answers(backend: Backend) {
 
     // More than 100 header fields, and header fields over 32 KiB in all: 431, written for
     // hyper, with a new request id.
-    let mut many = app.client.get(format!("{}/v1/users/self", app.base)).bearer_auth(&user.api_token);
+    let mut many = app
+        .client
+        .get(format!("{}/v1/users/self", app.base))
+        .bearer_auth(&user.api_token);
     for i in 0..120 {
         many = many.header(format!("x-filler-{i}"), "x");
     }
@@ -153,7 +153,10 @@ async fn oversized_heads_get_problem_answers(backend: Backend) {
 
     // A request line hyper cannot parse at all: 400 problem+json.
     let mut stream = connect(&app).await;
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n").await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n")
+        .await
+        .unwrap();
     let (said, _) = until_closed(&mut stream).await;
     let problem = problem_of(&said, 400);
     assert_eq!(problem["type"], "urn:rolegate:problem:bad-request");

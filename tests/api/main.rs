@@ -18,6 +18,7 @@ mod invitations;
 mod jwt;
 mod least_privilege;
 mod matrix;
+mod metrics;
 mod operations;
 mod platform;
 mod properties;

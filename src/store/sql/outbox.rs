@@ -32,6 +32,24 @@ impl crate::store::OutboxStore for Backend {
         .await?)
     }
 
+    async fn outbox_backlog(&self) -> crate::store::StoreResult<Vec<crate::store::Backlog>> {
+        let rows: Vec<(String, i64, Option<chrono::DateTime<chrono::Utc>>)> = sqlx::query_as(
+            "select channel, count(*), min(created_at) from outbox where delivered_at is null group by channel",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(channel, pending, oldest)| {
+                Some(crate::store::Backlog {
+                    channel: crate::kinds::Channel::parse(&channel)?,
+                    pending,
+                    oldest,
+                })
+            })
+            .collect())
+    }
+
     async fn order_delivered(
         &self,
         channel: crate::kinds::Channel,

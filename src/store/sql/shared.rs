@@ -195,6 +195,22 @@ impl crate::store::Store for Backend {
         super::NAME
     }
 
+    fn pool_status(&self) -> crate::store::PoolStatus {
+        let pools: &[&sqlx::Pool<super::Db>] = if super::NAME == "sqlite" {
+            &[self.reader(), self.writer()]
+        } else {
+            // One pool serves both.
+            &[self.reader()]
+        };
+        pools.iter().fold(crate::store::PoolStatus::default(), |status, pool| {
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+            crate::store::PoolStatus {
+                idle: status.idle + idle,
+                in_use: status.in_use + pool.size().saturating_sub(idle),
+            }
+        })
+    }
+
     async fn ping(&self) -> crate::store::StoreResult<()> {
         sqlx::query("select 1").execute(self.reader()).await?;
         Ok(())
