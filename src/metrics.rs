@@ -158,6 +158,9 @@ impl StoreMetrics {
 
 /// One server's metrics.
 pub struct Metrics {
+    /// Whether anything is recorded: only when a metrics listener is configured, so that
+    /// without one the hot path pays nothing.
+    enabled: bool,
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram>,
@@ -176,15 +179,9 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::new()
-    }
-}
-
 impl Metrics {
-    /// A registry with every metric, at zero.
-    pub fn new() -> Self {
+    /// A registry with every metric, at zero; `enabled` says whether anything is recorded.
+    pub fn new(enabled: bool) -> Self {
         let mut root = Registry::default();
         // Process metrics are named as every Prometheus client library names them.
         root.register_collector(Box::new(Process::new()));
@@ -257,6 +254,7 @@ impl Metrics {
             .set(1);
         registry.register("build_info", "The running version (always 1)", build);
         Metrics {
+            enabled,
             registry: root,
             requests,
             durations,
@@ -279,6 +277,9 @@ fn duration_histogram() -> Histogram {
 impl Metrics {
     /// An authorization decision on an app route.
     pub fn decision(&self, permission: Permission, outcome: Outcome) {
+        if !self.enabled {
+            return;
+        }
         self.decisions
             .get_or_create(&DecisionLabels {
                 permission: permission.as_str(),
@@ -289,6 +290,9 @@ impl Metrics {
 
     /// A sign-in with a password.
     pub fn login(&self, result: Login) {
+        if !self.enabled {
+            return;
+        }
         self.logins
             .get_or_create(&ResultLabels {
                 result: result.as_str(),
@@ -298,6 +302,9 @@ impl Metrics {
 
     /// A delivery attempt of one of this server's dispatchers.
     pub fn delivery(&self, channel: Channel, delivered: bool) {
+        if !self.enabled {
+            return;
+        }
         self.deliveries
             .get_or_create(&DeliveryLabels {
                 kind: outbox_kind(channel),
@@ -362,7 +369,15 @@ const fn outbox_kind(channel: Channel) -> &'static str {
     }
 }
 
-/// The middleware counting and timing every answer of the API, by route template.
+impl Metrics {
+    /// Whether this server records metrics (a metrics listener is configured).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+}
+
+/// The middleware counting and timing every answer of the API, by route template
+/// (installed only when metrics are enabled).
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let method = method_label(request.method());
@@ -502,8 +517,19 @@ mod tests {
     }
 
     #[test]
+    fn disabled_metrics_record_nothing() {
+        let metrics = Metrics::new(false);
+        metrics.decision(Permission::AppRead, Outcome::Allowed);
+        metrics.login(Login::Ok);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &metrics.registry).unwrap();
+        assert!(!text.contains("rolegate_authz_decisions_total{"), "{text}");
+        assert!(!text.contains("rolegate_login_attempts_total{"), "{text}");
+    }
+
+    #[test]
     fn every_metric_is_named_as_documented() {
-        let metrics = Metrics::new();
+        let metrics = Metrics::new(true);
         metrics.decision(Permission::AppRead, Outcome::Allowed);
         metrics.login(Login::WrongPassword);
         metrics.delivery(Channel::Mail, true);

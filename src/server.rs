@@ -73,6 +73,12 @@ pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower::util::option_layer(cors))
+        .layer(tower::util::option_layer(
+            state
+                .metrics
+                .enabled()
+                .then(|| from_fn_with_state(state.clone(), crate::metrics::track)),
+        ))
         .layer(
             ServiceBuilder::new()
                 // Outermost, so every answer carries it: errors, 404 fallbacks and panics too.
@@ -104,7 +110,6 @@ pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
                     header::COOKIE,
                 ]))
                 .layer(trace)
-                .layer(from_fn_with_state(state.clone(), crate::metrics::track))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::internal("handler panicked").into_response()
@@ -189,6 +194,7 @@ pub async fn build_state(
         );
     }
     let hashing = Arc::new(tokio::sync::Semaphore::new(config.accounts.hash_concurrency));
+    let metrics = Arc::new(crate::metrics::Metrics::new(config.metrics_listen.is_some()));
     Ok(AppState {
         hashing,
         store,
@@ -197,7 +203,7 @@ pub async fn build_state(
         clock,
         secrets: Arc::new(secrets),
         denials: Arc::default(),
-        metrics: Arc::default(),
+        metrics,
     })
 }
 

@@ -340,6 +340,8 @@ impl TestApp {
                 "https://dashboard.example.com".to_owned(),
             ),
             ("ROLEGATE_SECRETS_KEY".to_owned(), SECRETS_KEY.to_owned()),
+            // Metrics recorded; the harness serves them on a listener of its own.
+            ("ROLEGATE_METRICS_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ]);
         for (k, v) in vars {
             env.insert((*k).to_owned(), (*v).to_owned());
