@@ -354,7 +354,7 @@ impl From<StoreError> for ApiError {
                 detail: format!("{} ({max}); retry in {retry_after} seconds", quota_words(limit)),
             },
             StoreError::OutOfRange => ApiError::BadRequest("a value in the request is out of range".into()),
-            StoreError::Unavailable(_) => ApiError::Unavailable,
+            StoreError::Unavailable(_) | StoreError::ReadOnly => ApiError::Unavailable,
             StoreError::Other(err) => ApiError::Internal(err),
         }
     }

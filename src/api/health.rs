@@ -27,13 +27,14 @@ pub async fn live() -> Json<Health> {
     })
 }
 
-/// `GET /readyz`: 200 when the store answers, 503 otherwise.
+/// `GET /readyz`: 200 when the store answers and takes writes, 503 otherwise (unreachable,
+/// or on Postgres a standby or a read-only session, as in the middle of a failover).
 #[utoipa::path(
     get,
     path = "/readyz",
     responses(
         (status = 200, description = "The store answers.", body = Health),
-        (status = 503, description = "The store does not answer.", body = Health),
+        (status = 503, description = "The store does not answer, or takes no writes (a standby).", body = Health),
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {

@@ -88,6 +88,9 @@ pub enum StoreError {
     /// The database is unreachable, saturated or too slow; the caller may retry.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// The database answers but takes no writes (a standby, or a read-only session).
+    #[error("database is read-only (a standby, or in the middle of a failover)")]
+    ReadOnly,
     /// Anything else.
     #[error("database error: {0}")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -102,13 +105,14 @@ impl From<sqlx::Error> for StoreError {
             // was being recorded): the thing is not found, not a server error.
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
             // Postgres: 57014 statement timeout; 53300 too many connections; 57P01..3 shutting
-            // down; 40001 serialization failure, 40P01 deadlock, 55P03 lock not available (a
+            // down; 25006 a read-only session (a primary demoted to standby by a failover); 40001 serialization failure, 40P01 deadlock, 55P03 lock not available (a
             // retry succeeds). SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED and their extended codes.
             sqlx::Error::Database(db)
                 if matches!(
                     db.code().as_deref(),
                     Some(
                         "57014"
+                            | "25006"
                             | "53300"
                             | "57P01"
                             | "57P02"
@@ -149,7 +153,7 @@ impl StoreError {
                 Some("40001" | "40P01" | "55P03" | "5" | "6" | "261" | "262" | "517" | "773") => "busy",
                 _ => "unavailable",
             },
-            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Unavailable(_) | StoreError::ReadOnly => "unavailable",
             StoreError::Conflict(_) => "conflict",
             StoreError::Other(_) => "other",
             StoreError::NotFound

@@ -23,6 +23,7 @@ mod operations;
 mod platform;
 mod properties;
 mod races;
+mod read_only;
 mod resources;
 mod runtime;
 mod settings;
