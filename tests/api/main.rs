@@ -9,6 +9,7 @@ mod authorization;
 mod cli;
 mod collaborators;
 mod contract;
+mod databases;
 mod docs;
 mod exhaustive;
 mod hardening;
