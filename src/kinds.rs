@@ -185,7 +185,7 @@ order_kinds! {
     DatabaseBackup => "database.backup",
         asked_by: "`POST /v1/apps/{app}/addons/{id}/database/backups`",
         data: "`addon_id`, `provider`, `backup_id`",
-        does: "Take a backup of the database; report it with [`POST /internal/v1/addons/{addon_id}/database/backups`](#post-internalv1addonsiddatabasebackups), naming `backup_id`.";
+        does: "Take a backup of the database; report it with `POST /internal/v1/addons/{addon_id}/database/backups`, naming `backup_id`.";
     DatabaseRestore => "database.restore",
         asked_by: "`POST /v1/apps/{app}/addons/{id}/database/backups/{backup_id}/restore`",
         data: "`addon_id`, `provider`, `backup_id`",
@@ -221,7 +221,7 @@ order_kinds! {
     DatabaseUserCreate => "database.user_create",
         asked_by: "`POST /v1/apps/{app}/addons/{id}/database/users`",
         data: "`addon_id`, `provider`, `database_user_id`, `name`, `read_only` (never the password)",
-        does: "Create the user; fetch its password from [`GET /internal/v1/addons/{addon_id}/database/users`](#get-internalv1addonsiddatabaseusers).";
+        does: "Create the user; fetch its password from `GET /internal/v1/addons/{addon_id}/database/users`.";
     DatabaseUserDelete => "database.user_delete",
         asked_by: "`DELETE /v1/apps/{app}/addons/{id}/database/users/{name}`",
         data: "`addon_id`, `provider`, `database_user_id`, `name`, `read_only`",

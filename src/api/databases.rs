@@ -520,7 +520,7 @@ pub async fn restore_pitr(
         Some(oldest) if body.to < oldest => {
             return Err(ApiError::invalid(
                 "to",
-                &format!("must not be before the oldest backup ({})", oldest.to_rfc3339()),
+                format!("must not be before the oldest backup ({})", oldest.to_rfc3339()),
             ));
         }
         Some(_) => {}
@@ -655,14 +655,16 @@ pub async fn report_backup(
         Some(backup_id) => Some(backup_of(&state, &addon, backup_id).await?),
         None => None,
     };
-    let from = current.as_ref().map(|c| c.data.0["status"].as_str().unwrap_or("pending").to_owned());
-    if let (Some(current), Some(from)) = (&current, &from) {
-        if from == "done" || from == "error" {
-            if *from == body.status {
-                return Ok(Json(backup_view(current)));
-            }
-            return Err(ApiError::Conflict("the backup has already ended".into()));
+    let from = current
+        .as_ref()
+        .map(|c| c.data.0["status"].as_str().unwrap_or("pending").to_owned());
+    if let (Some(current), Some(from)) = (&current, &from)
+        && (from == "done" || from == "error")
+    {
+        if *from == body.status {
+            return Ok(Json(backup_view(current)));
         }
+        return Err(ApiError::Conflict("the backup has already ended".into()));
     }
     let backup_id = current.as_ref().map_or_else(Uuid::now_v7, |c| c.id);
     let mut data = current
@@ -775,7 +777,10 @@ fn is_cidr(cidr: &str) -> bool {
     };
     let max = if addr.is_ipv4() { 32 } else { 128 };
     len.is_none_or(|len| {
-        !len.is_empty() && len.len() <= 3 && len.bytes().all(|b| b.is_ascii_digit()) && len.parse::<u8>().is_ok_and(|l| l <= max)
+        !len.is_empty()
+            && len.len() <= 3
+            && len.bytes().all(|b| b.is_ascii_digit())
+            && len.parse::<u8>().is_ok_and(|l| l <= max)
     })
 }
 
@@ -797,7 +802,10 @@ impl AppSetting for InternetAccess {
         }
         for (i, cidr) in self.allowed_cidrs.iter().enumerate() {
             if !is_cidr(cidr) {
-                fields.push(&format!("allowed_cidrs[{i}]"), "must be an IP address or a CIDR network");
+                fields.push(
+                    &format!("allowed_cidrs[{i}]"),
+                    "must be an IP address or a CIDR network",
+                );
             }
         }
         fields.finish()
@@ -957,13 +965,19 @@ pub async fn patch_config(
     }
     for (name, value) in &patch {
         if !is_config_name(name) {
-            fields.push(name, "is not a setting name: 1 to 64 of a-z, 0-9, _ and ., starting with a letter");
+            fields.push(
+                name,
+                "is not a setting name: 1 to 64 of a-z, 0-9, _ and ., starting with a letter",
+            );
             continue;
         }
         match value {
             Value::Null => {}
             Value::String(s) if s.chars().count() <= 1024 && !s.chars().any(char::is_control) => {}
-            _ => fields.push(name, "must be a string of at most 1024 characters without control characters, or null"),
+            _ => fields.push(
+                name,
+                "must be a string of at most 1024 characters without control characters, or null",
+            ),
         }
     }
     fields.finish()?;
@@ -1027,7 +1041,9 @@ pub async fn logs(
         .ok_or_else(|| ApiError::invalid("lines", "must be between 1 and 10000"))?;
     let addon = database(&state, &ctx, id).await?;
     let since = q.since.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-    Ok(Json(Items::all(state.store.database_logs(addon.id, since, lines).await?)))
+    Ok(Json(Items::all(
+        state.store.database_logs(addon.id, since, lines).await?,
+    )))
 }
 
 fn database_metric_kind_schema() -> utoipa::openapi::Object {
@@ -1253,7 +1269,9 @@ pub async fn list_users(
     _: NoQuery,
 ) -> ApiResult<Json<Items<DatabaseUser>>> {
     let addon = database(&state, &ctx, id).await?;
-    Ok(Json(Items::all(users_of(&state, &addon).await?.iter().map(user_view).collect())))
+    Ok(Json(Items::all(
+        users_of(&state, &addon).await?.iter().map(user_view).collect(),
+    )))
 }
 
 /// `POST /v1/apps/{app}/addons/{id}/database/users`: a user with a generated password, shown

@@ -221,7 +221,10 @@ pub(crate) fn checked_samples<'a>(
         match kinds.iter().find(|k| **k == kind) {
             Some(kind) if value.is_finite() => out.push(MetricSample { kind, time, value }),
             Some(_) => fields.push(&format!("samples[{i}].value"), "must be a finite number"),
-            None => fields.push(&format!("samples[{i}].kind"), &format!("must be one of: {}", kinds.join(", "))),
+            None => fields.push(
+                &format!("samples[{i}].kind"),
+                &format!("must be one of: {}", kinds.join(", ")),
+            ),
         }
     }
     fields.finish()?;

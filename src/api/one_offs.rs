@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use super::IdParam;
 use super::extract::{Json, Path};
+use super::links::SingleUse;
 use super::openapi::{AppIdPath, IdPath};
 use super::records::{AppRecord, Draft};
-use super::links::SingleUse;
 use crate::auth::token::ATTACH_TOKEN_PREFIX;
 use crate::authz::middleware::AppContext;
 use crate::error::{ApiError, ApiResult, Fields, Problem, ResultExt};

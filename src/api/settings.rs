@@ -199,13 +199,23 @@ pub async fn write_addon<S: AppSetting>(
 
 fn addon_read_operation<S: AppSetting>() -> Operation {
     let mut operation = read_operation::<S>();
-    operation.parameters = Some(AppIdPath::into_params(|| Some(ParameterIn::Path)).into_iter().map(Into::into).collect());
+    operation.parameters = Some(
+        AppIdPath::into_params(|| Some(ParameterIn::Path))
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    );
     operation
 }
 
 fn addon_write_operation<S: AppSetting>() -> Operation {
     let mut operation = write_operation::<S>();
-    operation.parameters = Some(AppIdPath::into_params(|| Some(ParameterIn::Path)).into_iter().map(Into::into).collect());
+    operation.parameters = Some(
+        AppIdPath::into_params(|| Some(ParameterIn::Path))
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    );
     if S::ORDER.is_some() {
         operation.description = Some(
             "Replaces the whole setting: omitted fields take their defaults. The change is an event on the app's \

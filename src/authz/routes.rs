@@ -174,7 +174,11 @@ const fn write_setting<S: AppSetting>(path: &'static str, permission: Permission
 }
 
 /// A setting `S` of one add-on (see [`crate::api::settings`]): read at `path` (with `{id}`).
-const fn read_addon_setting<S: AppSetting>(path: &'static str, permission: Permission, summary: &'static str) -> RouteSpec {
+const fn read_addon_setting<S: AppSetting>(
+    path: &'static str,
+    permission: Permission,
+    summary: &'static str,
+) -> RouteSpec {
     RouteSpec {
         verb: Verb::Get,
         path,
@@ -185,7 +189,11 @@ const fn read_addon_setting<S: AppSetting>(path: &'static str, permission: Permi
 }
 
 /// A setting `S` of one add-on: replaced at `path` (with `{id}`).
-const fn write_addon_setting<S: AppSetting>(path: &'static str, permission: Permission, summary: &'static str) -> RouteSpec {
+const fn write_addon_setting<S: AppSetting>(
+    path: &'static str,
+    permission: Permission,
+    summary: &'static str,
+) -> RouteSpec {
     RouteSpec {
         verb: Verb::Put,
         path,

@@ -370,7 +370,7 @@ async fn roles_list_the_matrix(backend: Backend) {
     let roles = app.get("/v1/roles", &ada.jwt).await.expect(200);
     let names: Vec<_> = roles.column("name");
     assert_eq!(names, ["owner", "collaborator", "limited_collaborator"]);
-    assert_eq!(roles.body["items"][0]["permissions"].as_array().unwrap().len(), 42);
+    assert_eq!(roles.body["items"][0]["permissions"].as_array().unwrap().len(), 57);
 
     let limited = app.get("/v1/roles/limited_collaborator", &ada.jwt).await.expect(200);
     assert_eq!(

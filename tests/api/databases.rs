@@ -8,13 +8,14 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use rolegate::authz::Role;
-use rolegate::clock::Clock;
 use rolegate::authz::routes::{ROUTES, RouteSpec};
+use rolegate::clock::Clock;
 
 use crate::common::{Backend, PLATFORM_TOKEN, Resp, Team, TestApp, method};
 use crate::on_both_backends;
 
 on_both_backends!(
+    roles_hold_the_new_rows,
     every_database_route_by_role,
     links_are_single_use_and_short_lived,
     restores_and_upgrades_exclude_each_other,
@@ -23,6 +24,41 @@ on_both_backends!(
     a_token_scoped_to_taking_backups_does_nothing_else,
     database_logs_and_metrics_come_from_the_platform,
 );
+
+const NEW_ROWS: [&str; 15] = [
+    "addons.open_dashboard",
+    "databases.open_dashboard",
+    "databases.create_backup",
+    "databases.schedule_backups",
+    "databases.download_backups",
+    "databases.restore_backup",
+    "databases.restore_pitr",
+    "databases.read_logs",
+    "databases.read_metrics",
+    "databases.manage_internet_access",
+    "databases.configure",
+    "databases.manage_users",
+    "databases.manage_maintenance",
+    "databases.upgrade_minor",
+    "databases.upgrade_major",
+];
+
+/// `GET /v1/roles`: owner and collaborator hold every new row, limited collaborator none.
+async fn roles_hold_the_new_rows(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.signup("ada@example.com").await;
+    for (role, holds) in [("owner", true), ("collaborator", true), ("limited_collaborator", false)] {
+        let resp = app.get(&format!("/v1/roles/{role}"), &ada.jwt).await.expect(200);
+        let permissions = resp.body["permissions"].as_array().unwrap();
+        for row in NEW_ROWS {
+            assert_eq!(permissions.contains(&json!(row)), holds, "{role} {row}");
+        }
+    }
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/permissions.md")).unwrap();
+    for row in NEW_ROWS {
+        assert!(doc.contains(&format!("| `{row}` | yes | yes | no |")), "{row}");
+    }
+}
 
 struct Setup {
     app: TestApp,
@@ -93,7 +129,8 @@ async fn finish(app: &TestApp, resp: &Resp) {
 }
 
 fn is_new(route: &RouteSpec) -> bool {
-    route.path.starts_with("/v1/apps/{app}/addons/{id}/database") || route.path == "/v1/apps/{app}/addons/{id}/dashboard"
+    route.path.starts_with("/v1/apps/{app}/addons/{id}/database")
+        || route.path == "/v1/apps/{app}/addons/{id}/dashboard"
 }
 
 fn body_of(route: &RouteSpec, n: usize) -> Option<Value> {
@@ -153,7 +190,12 @@ async fn every_database_route_by_role(backend: Backend) {
                 .expect(201);
             }
             let resp = app
-                .call(method(route.verb), &path_for("web", &db), Some(&user.jwt), body_of(route, n))
+                .call(
+                    method(route.verb),
+                    &path_for("web", &db),
+                    Some(&user.jwt),
+                    body_of(route, n),
+                )
                 .await;
             if role.can(permission) {
                 assert!(resp.status.is_success(), "{what} as {role}: {}", resp.text);
@@ -165,7 +207,12 @@ async fn every_database_route_by_role(backend: Backend) {
         }
         // A non-member gets the app's 404, the same as for a missing app.
         let outsider = app
-            .call(method(route.verb), &path_for("web", &db), Some(&team.outsider.jwt), body_of(route, 0))
+            .call(
+                method(route.verb),
+                &path_for("web", &db),
+                Some(&team.outsider.jwt),
+                body_of(route, 0),
+            )
             .await
             .problem(404);
         let missing = app
@@ -180,7 +227,12 @@ async fn every_database_route_by_role(backend: Backend) {
         assert_eq!(outsider.text, missing.text, "{what}");
         // An add-on that is not a database is not found (its dashboard is one of an add-on).
         let other = app
-            .call(method(route.verb), &path_for("web", &not_db), Some(&team.owner.jwt), body_of(route, 999))
+            .call(
+                method(route.verb),
+                &path_for("web", &not_db),
+                Some(&team.owner.jwt),
+                body_of(route, 999),
+            )
             .await;
         if route.path == "/v1/apps/{app}/addons/{id}/dashboard" {
             other.expect(201);
@@ -191,7 +243,10 @@ async fn every_database_route_by_role(backend: Backend) {
     }
     assert_eq!(routes, 22);
     // Every change is on the timeline, and every order went out.
-    let events = app.get("/v1/apps/web/events?limit=200", &team.owner.jwt).await.expect(200);
+    let events = app
+        .get("/v1/apps/web/events?limit=200", &team.owner.jwt)
+        .await
+        .expect(200);
     let types: Vec<String> = events.column("type");
     for kind in [
         "addon.dashboard_opened",
@@ -211,27 +266,47 @@ async fn every_database_route_by_role(backend: Backend) {
         assert!(types.iter().any(|t| t == kind), "no {kind} event");
     }
     let schedule = app
-        .get(&format!("/v1/apps/web/addons/{db}/database/backup-schedule"), &team.owner.jwt)
+        .get(
+            &format!("/v1/apps/web/addons/{db}/database/backup-schedule"),
+            &team.owner.jwt,
+        )
         .await
         .expect(200);
-    assert_eq!(schedule.body, json!({"enabled": true, "hour_utc": 4, "retention_days": 14}));
+    assert_eq!(
+        schedule.body,
+        json!({"enabled": true, "hour_utc": 4, "retention_days": 14})
+    );
 }
 
 fn token_of(resp: &Resp) -> String {
-    resp.body["url"].as_str().unwrap().split("token=").nth(1).unwrap().to_owned()
+    resp.body["url"]
+        .as_str()
+        .unwrap()
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .to_owned()
 }
 
 async fn links_are_single_use_and_short_lived(backend: Backend) {
     let Setup { app, team, db, not_db } = spawn(backend).await;
     let collab = &team.collaborator.jwt;
     let link = app
-        .post(&format!("/v1/apps/web/addons/{db}/database/dashboard"), collab, json!({}))
+        .post(
+            &format!("/v1/apps/web/addons/{db}/database/dashboard"),
+            collab,
+            json!({}),
+        )
         .await
         .expect(201);
     let token = token_of(&link);
     assert!(token.starts_with("rgl_"));
     let grant = app
-        .post("/internal/v1/dashboard-links/verify", PLATFORM_TOKEN, json!({"token": token}))
+        .post(
+            "/internal/v1/dashboard-links/verify",
+            PLATFORM_TOKEN,
+            json!({"token": token}),
+        )
         .await
         .expect(200);
     assert_eq!(grant.body["purpose"], "database_dashboard");
@@ -239,9 +314,13 @@ async fn links_are_single_use_and_short_lived(backend: Backend) {
     assert_eq!(grant.body["app_id"], team.app_id.as_str());
     assert_eq!(grant.body["user_id"], json!(team.collaborator.id));
     // Used up.
-    app.post("/internal/v1/dashboard-links/verify", PLATFORM_TOKEN, json!({"token": token}))
-        .await
-        .problem(404);
+    app.post(
+        "/internal/v1/dashboard-links/verify",
+        PLATFORM_TOKEN,
+        json!({"token": token}),
+    )
+    .await
+    .problem(404);
     // An add-on's dashboard.
     let link = app
         .post(&format!("/v1/apps/web/addons/{not_db}/dashboard"), collab, json!({}))
@@ -301,7 +380,11 @@ async fn links_are_single_use_and_short_lived(backend: Backend) {
     assert_eq!(grant.body["backup_id"], pending_id);
     // An expired link is refused.
     let late = app
-        .post(&format!("/v1/apps/web/addons/{db}/database/dashboard"), collab, json!({}))
+        .post(
+            &format!("/v1/apps/web/addons/{db}/database/dashboard"),
+            collab,
+            json!({}),
+        )
         .await
         .expect(201);
     app.clock.advance(TimeDelta::minutes(6));
@@ -313,9 +396,15 @@ async fn links_are_single_use_and_short_lived(backend: Backend) {
     .await
     .problem(410);
     // No event, no answer holds a link token after its one showing.
-    let events = app.get("/v1/apps/web/events?limit=200", &team.owner.jwt).await.expect(200);
+    let events = app
+        .get("/v1/apps/web/events?limit=200", &team.owner.jwt)
+        .await
+        .expect(200);
     assert!(!events.text.contains("rgl_"), "{}", events.text);
-    let orders = app.get("/internal/v1/orders?limit=1000", PLATFORM_TOKEN).await.expect(200);
+    let orders = app
+        .get("/internal/v1/orders?limit=1000", PLATFORM_TOKEN)
+        .await
+        .expect(200);
     assert!(!orders.text.contains("rgl_"));
 }
 
@@ -373,7 +462,10 @@ async fn restores_and_upgrades_exclude_each_other(backend: Backend) {
     .await
     .expect(202);
     app.post(
-        &format!("/internal/v1/requests/{}/status", restore.body["order_id"].as_str().unwrap()),
+        &format!(
+            "/internal/v1/requests/{}/status",
+            restore.body["order_id"].as_str().unwrap()
+        ),
         PLATFORM_TOKEN,
         json!({"status": "failed", "message": "disk full"}),
     )
@@ -408,7 +500,12 @@ async fn bad_input_is_refused_and_nothing_is_written(backend: Backend) {
     let Setup { app, team, db, .. } = spawn(backend).await;
     let owner = &team.owner.jwt;
     let base = format!("/v1/apps/web/addons/{db}/database");
-    let before = app.get("/v1/apps/web/events?limit=200", owner).await.expect(200).items().len();
+    let before = app
+        .get("/v1/apps/web/events?limit=200", owner)
+        .await
+        .expect(200)
+        .items()
+        .len();
     let bad = app
         .put(
             &format!("{base}/internet-access"),
@@ -456,7 +553,12 @@ async fn bad_input_is_refused_and_nothing_is_written(backend: Backend) {
     assert_eq!(config.body, json!({}));
     let access = app.get(&format!("{base}/internet-access"), owner).await.expect(200);
     assert_eq!(access.body, json!({"enabled": false, "allowed_cidrs": []}));
-    let after = app.get("/v1/apps/web/events?limit=200", owner).await.expect(200).items().len();
+    let after = app
+        .get("/v1/apps/web/events?limit=200", owner)
+        .await
+        .expect(200)
+        .items()
+        .len();
     assert_eq!(before, after);
 
     // A point in time in the future, before the oldest backup, or with no backup at all.
@@ -522,7 +624,11 @@ async fn database_users_passwords_are_shown_once(backend: Backend) {
     let collab = &team.collaborator.jwt;
     let base = format!("/v1/apps/web/addons/{db}/database");
     let created = app
-        .post(&format!("{base}/users"), collab, json!({"name": "reporting", "read_only": true}))
+        .post(
+            &format!("{base}/users"),
+            collab,
+            json!({"name": "reporting", "read_only": true}),
+        )
         .await
         .expect(201);
     let password = created.body["password"].as_str().unwrap().to_owned();
@@ -543,7 +649,10 @@ async fn database_users_passwords_are_shown_once(backend: Backend) {
         let resp = app.get(&path, &team.owner.jwt).await.expect(200);
         assert!(!resp.text.contains(&password), "{path} holds the password");
     }
-    let orders = app.get("/internal/v1/orders?limit=1000", PLATFORM_TOKEN).await.expect(200);
+    let orders = app
+        .get("/internal/v1/orders?limit=1000", PLATFORM_TOKEN)
+        .await
+        .expect(200);
     assert!(!orders.text.contains(&password));
     let order = orders
         .items()
@@ -558,7 +667,9 @@ async fn database_users_passwords_are_shown_once(backend: Backend) {
     assert_eq!(platform.items()[0]["password"], password.as_str());
     // Deleting it: an order, and the name is free again.
     app.delete(&format!("{base}/users/reporting"), collab).await.expect(204);
-    app.delete(&format!("{base}/users/reporting"), collab).await.problem(404);
+    app.delete(&format!("{base}/users/reporting"), collab)
+        .await
+        .problem(404);
     let again = app
         .post(&format!("{base}/users"), collab, json!({"name": "reporting"}))
         .await
@@ -587,7 +698,9 @@ async fn a_token_scoped_to_taking_backups_does_nothing_else(backend: Backend) {
         .expect(201);
     let token = created.body["token"].as_str().unwrap().to_owned();
     let base = format!("/v1/apps/web/addons/{db}/database");
-    app.post(&format!("{base}/backups"), &token, json!({})).await.expect(202);
+    app.post(&format!("{base}/backups"), &token, json!({}))
+        .await
+        .expect(202);
     for (verb, path) in [
         (Method::GET, format!("{base}/backups")),
         (Method::POST, format!("{base}/upgrades/minor")),
@@ -654,7 +767,10 @@ async fn database_logs_and_metrics_come_from_the_platform(backend: Backend) {
         .problem(422);
     assert_eq!(bad.error_fields(), ["samples[0].kind"]);
     let base = format!("/v1/apps/web/addons/{db}/database");
-    let logs = app.get(&format!("{base}/logs?lines=1"), &team.collaborator.jwt).await.expect(200);
+    let logs = app
+        .get(&format!("{base}/logs?lines=1"), &team.collaborator.jwt)
+        .await
+        .expect(200);
     assert_eq!(logs.column("message"), ["checkpoint complete"]);
     let metrics = app
         .get(&format!("{base}/metrics?kind=connections"), &team.collaborator.jwt)

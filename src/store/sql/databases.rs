@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Backend, Db};
-use crate::store::{
-    App, LogLine, MetricPoint, MetricSample, NewRequest, Recorded, StoreError, StoreResult, UserRef,
-};
+use crate::store::{App, LogLine, MetricPoint, MetricSample, NewRequest, Recorded, StoreError, StoreResult, UserRef};
 
 #[async_trait::async_trait]
 impl crate::store::DatabaseStore for Backend {
