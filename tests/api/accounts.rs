@@ -400,7 +400,7 @@ async fn roles_list_the_matrix(backend: Backend) {
         .iter()
         .map(|p| p.as_str().unwrap())
         .collect();
-    assert_eq!(perms.len(), 39);
+    assert_eq!(perms.len(), 54);
     for owner_only in ["app.rename", "app.delete", "app.transfer"] {
         assert!(!perms.contains(&owner_only));
     }
