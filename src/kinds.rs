@@ -187,6 +187,50 @@ order_kinds! {
         asked_by: "`POST /v1/apps/{app}/review-apps/{id}/redeploy`",
         data: "`review_app_id`, `pull_request`, `branch`",
         does: "Deploy the pull request's branch again on its review app.";
+    DatabaseBackup => "database.backup",
+        asked_by: "`POST /v1/apps/{app}/addons/{id}/database/backups`",
+        data: "`addon_id`, `provider`, `backup_id`",
+        does: "Take a backup of the database; report it with `POST /internal/v1/addons/{addon_id}/database/backups`, naming `backup_id`.";
+    DatabaseRestore => "database.restore",
+        asked_by: "`POST /v1/apps/{app}/addons/{id}/database/backups/{backup_id}/restore`",
+        data: "`addon_id`, `provider`, `backup_id`",
+        does: "Restore the backup over the database; report progress to [`/internal/v1/requests/{order_id}/status`](#post-internalv1requestsidstatus) (no other restore or upgrade of the database is taken until it is final).";
+    DatabaseRestorePitr => "database.restore_pitr",
+        asked_by: "`POST /v1/apps/{app}/addons/{id}/database/pitr-restore`",
+        data: "`addon_id`, `provider`, `to` (RFC 3339)",
+        does: "Restore the database as it was at `to`; report progress to `/internal/v1/requests/{order_id}/status`.";
+    DatabaseUpgradeMinor => "database.upgrade_minor",
+        asked_by: "`POST /v1/apps/{app}/addons/{id}/database/upgrades/minor`",
+        data: "`addon_id`, `provider`",
+        does: "Upgrade the database to the latest minor version; report progress to `/internal/v1/requests/{order_id}/status`.";
+    DatabaseUpgradeMajor => "database.upgrade_major",
+        asked_by: "`POST /v1/apps/{app}/addons/{id}/database/upgrades/major`",
+        data: "`addon_id`, `provider`",
+        does: "Upgrade the database to the next major version; report progress to `/internal/v1/requests/{order_id}/status`.";
+    DatabaseBackupScheduleSet => "database.backup_schedule_set",
+        asked_by: "`PUT /v1/apps/{app}/addons/{id}/database/backup-schedule`",
+        data: "`addon_id`, `key` (`database_backup_schedule`), `value` (`{enabled, hour_utc, retention_days}`)",
+        does: "Take a backup every day at `hour_utc` while `enabled`; drop backups older than `retention_days`.";
+    DatabaseInternetAccessSet => "database.internet_access_set",
+        asked_by: "`PUT /v1/apps/{app}/addons/{id}/database/internet-access`",
+        data: "`addon_id`, `key` (`database_internet_access`), `value` (`{enabled, allowed_cidrs}`)",
+        does: "Open the database to the internet from `allowed_cidrs` (any address when empty) while `enabled`; close it otherwise.";
+    DatabaseConfigSet => "database.config_set",
+        asked_by: "`PATCH /v1/apps/{app}/addons/{id}/database/config`",
+        data: "`addon_id`, `key` (`database_config`), `value` (the whole configuration, name → string)",
+        does: "Apply the configuration to the database.";
+    DatabaseMaintenanceWindowSet => "database.maintenance_window_set",
+        asked_by: "`PUT /v1/apps/{app}/addons/{id}/database/maintenance-window`",
+        data: "`addon_id`, `key` (`database_maintenance_window`), `value` (`{weekday, hour_utc, duration_hours}`)",
+        does: "Run the database's maintenance only in this window (`weekday` 0 is Sunday, hours in UTC).";
+    DatabaseUserCreate => "database.user_create",
+        asked_by: "`POST /v1/apps/{app}/addons/{id}/database/users`",
+        data: "`addon_id`, `provider`, `database_user_id`, `name`, `read_only` (never the password)",
+        does: "Create the user; fetch its password from `GET /internal/v1/addons/{addon_id}/database/users`.";
+    DatabaseUserDelete => "database.user_delete",
+        asked_by: "`DELETE /v1/apps/{app}/addons/{id}/database/users/{name}`",
+        data: "`addon_id`, `provider`, `database_user_id`, `name`, `read_only`",
+        does: "Drop the user.";
     MailVerifyEmail => "mail.verify_email",
         asked_by: "`POST /v1/users`, `POST /v1/users/self/verify-email/resend`",
         data: "`to`, `subject`, `sealed_text`",
@@ -264,6 +308,20 @@ EventKind {
     ReviewAppRedeployRequested => "review_app.redeploy_requested": "`review_app_id`, `pull_request`, `branch`, `order_id`";
     ReviewAppSettingsChanged => "review_apps.settings_changed": "`key` (`review_apps`), `from`, `to` (the whole settings before and after)";
     AppSecurityChanged => "app.security_changed": "`require_tfa`: `{from, to}`; `locked_out`: the members (`{id, email}`) without two-factor authentication, whom the rule now refuses (empty when it is turned off)";
+    AddonDashboardOpened => "addon.dashboard_opened": "`addon_id`, `provider`, `expires_at`: who was given a dashboard link (never the link)";
+    DatabaseDashboardOpened => "database.dashboard_opened": "`addon_id`, `provider`, `expires_at`: who was given a database dashboard link (never the link)";
+    DatabaseBackupRequested => "database.backup_requested": "`addon_id`, `provider`, `backup_id`, `order_id`";
+    DatabaseBackupReported => "database.backup_reported": "`addon_id`, `backup_id`, `from` (`null` for a backup the platform took on its own), `to` (`pending`, `running`, `done`, `error`), `size_bytes`; `actor` is `null`";
+    DatabaseBackupDownloadGranted => "database.backup_download_granted": "`addon_id`, `backup_id`, `expires_at`: who was given a download link (never the link)";
+    DatabaseRestoreRequested => "database.restore_requested": "`addon_id`, `provider`, `backup_id`, `order_id`";
+    DatabasePitrRestoreRequested => "database.pitr_restore_requested": "`addon_id`, `provider`, `to`, `order_id`";
+    DatabaseUpgradeRequested => "database.upgrade_requested": "`addon_id`, `provider`, `order_id`, and the order's `type` is `database.upgrade_minor` or `database.upgrade_major`";
+    DatabaseBackupScheduleChanged => "database.backup_schedule_changed": "`addon_id`, `key` (`database_backup_schedule`), `from`, `to`, `order_id`";
+    DatabaseInternetAccessChanged => "database.internet_access_changed": "`addon_id`, `key` (`database_internet_access`), `from`, `to`, `order_id`";
+    DatabaseConfigChanged => "database.config_changed": "`addon_id`, `key` (`database_config`), `from`, `to` (the whole configuration before and after), `order_id`";
+    DatabaseMaintenanceWindowChanged => "database.maintenance_window_changed": "`addon_id`, `key` (`database_maintenance_window`), `from`, `to`, `order_id`";
+    DatabaseUserCreated => "database.user_created": "`addon_id`, `provider`, `database_user_id`, `name`, `read_only`, `order_id` (never the password)";
+    DatabaseUserDeleted => "database.user_deleted": "`addon_id`, `provider`, `database_user_id`, `name`, `read_only`, `order_id`";
     AccessDenied => "access.denied": "`method`, `route` (the path pattern, such as `/v1/apps/{app}/collaborators`), `permission`, `role`, `reason` (`role_lacks_permission`, `token_scope_lacks_permission`, `token_scope_excludes_app` or `tfa_required`): a member was refused (`403`) by their role, their token's scope, or the app's rule that every member have two-factor authentication on. At most one a minute per membership and replica: further refusals within the minute are not recorded. Non-members (`404`) and expired members are not recorded here.";
 }
 }
@@ -317,7 +375,18 @@ impl OrderKind {
             | OrderKind::OneOffRun
             | OrderKind::ReviewAppCreate
             | OrderKind::ReviewAppClose
-            | OrderKind::ReviewAppRedeploy => Channel::Platform,
+            | OrderKind::ReviewAppRedeploy
+            | OrderKind::DatabaseBackup
+            | OrderKind::DatabaseRestore
+            | OrderKind::DatabaseRestorePitr
+            | OrderKind::DatabaseUpgradeMinor
+            | OrderKind::DatabaseUpgradeMajor
+            | OrderKind::DatabaseBackupScheduleSet
+            | OrderKind::DatabaseInternetAccessSet
+            | OrderKind::DatabaseConfigSet
+            | OrderKind::DatabaseMaintenanceWindowSet
+            | OrderKind::DatabaseUserCreate
+            | OrderKind::DatabaseUserDelete => Channel::Platform,
         }
     }
 }

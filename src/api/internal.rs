@@ -169,6 +169,20 @@ pub async fn logs(
     Path(AppParam { app }): Path<AppParam>,
     JsonWithNul(body): JsonWithNul<Logs>,
 ) -> ApiResult<StatusCode> {
+    let lines = checked_lines(body, state.clock.now())?;
+    let app_id = app_id(&state, &app).await?;
+    let now = state.clock.now();
+    let config = &state.config;
+    state
+        .store
+        .append_logs(app_id, &lines, config.log_retention_lines, now - config.log_retention)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The lines of a logs body, checked (a 422 names each bad one), stamped with `now` when
+/// they carry no time, NUL characters escaped.
+pub(crate) fn checked_lines(body: Logs, now: DateTime<Utc>) -> ApiResult<Vec<LogLine>> {
     let mut fields = Fields::default();
     if body.lines.len() > MAX_LINES {
         fields.push("lines", "must hold at most 1000 lines");
@@ -182,9 +196,7 @@ pub async fn logs(
         }
     }
     fields.finish()?;
-    let app_id = app_id(&state, &app).await?;
-    let now = state.clock.now();
-    let lines: Vec<LogLine> = body
+    Ok(body
         .lines
         .into_iter()
         .map(|l| LogLine {
@@ -192,13 +204,31 @@ pub async fn logs(
             source: escape_nul(l.source),
             message: escape_nul(l.message),
         })
-        .collect();
-    let config = &state.config;
-    state
-        .store
-        .append_logs(app_id, &lines, config.log_retention_lines, now - config.log_retention)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+        .collect())
+}
+
+/// The samples of a metrics body, checked against the metric `kinds` of their route.
+pub(crate) fn checked_samples<'a>(
+    samples: impl ExactSizeIterator<Item = (&'a str, DateTime<Utc>, f64)>,
+    kinds: &[&'static str],
+) -> ApiResult<Vec<MetricSample>> {
+    let mut fields = Fields::default();
+    if samples.len() > MAX_LINES {
+        fields.push("samples", "must hold at most 1000 samples");
+    }
+    let mut out = Vec::with_capacity(samples.len());
+    for (i, (kind, time, value)) in samples.enumerate() {
+        match kinds.iter().find(|k| **k == kind) {
+            Some(kind) if value.is_finite() => out.push(MetricSample { kind, time, value }),
+            Some(_) => fields.push(&format!("samples[{i}].value"), "must be a finite number"),
+            None => fields.push(
+                &format!("samples[{i}].kind"),
+                &format!("must be one of: {}", kinds.join(", ")),
+            ),
+        }
+    }
+    fields.finish()?;
+    Ok(out)
 }
 
 /// A program's output may hold NUL bytes, which Postgres cannot store in text: each becomes
@@ -248,24 +278,10 @@ pub async fn metrics(
     Path(AppParam { app }): Path<AppParam>,
     Json(body): Json<Metrics>,
 ) -> ApiResult<StatusCode> {
-    let mut fields = Fields::default();
-    if body.samples.len() > MAX_LINES {
-        fields.push("samples", "must hold at most 1000 samples");
-    }
-    let mut samples = Vec::with_capacity(body.samples.len());
-    for (i, s) in body.samples.iter().enumerate() {
-        let kind = super::telemetry::METRIC_KINDS.into_iter().find(|k| *k == s.kind);
-        match kind {
-            Some(kind) if s.value.is_finite() => samples.push(MetricSample {
-                kind,
-                time: s.time,
-                value: s.value,
-            }),
-            Some(_) => fields.push(&format!("samples[{i}].value"), "must be a finite number"),
-            None => fields.push(&format!("samples[{i}].kind"), "must be cpu, memory or requests"),
-        }
-    }
-    fields.finish()?;
+    let samples = checked_samples(
+        body.samples.iter().map(|s| (s.kind.as_str(), s.time, s.value)),
+        &super::telemetry::METRIC_KINDS,
+    )?;
     let app_id = app_id(&state, &app).await?;
     let now = state.clock.now();
     state

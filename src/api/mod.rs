@@ -10,12 +10,14 @@ pub mod collaborators;
 pub mod cron_jobs;
 pub mod csv;
 pub mod cursor;
+pub mod databases;
 pub mod deployments;
 pub mod extract;
 pub mod health;
 pub mod internal;
 pub mod invitations;
 pub mod lifecycle;
+pub mod links;
 pub mod log_archives;
 pub mod log_drains;
 pub mod one_offs;
@@ -195,6 +197,58 @@ pub fn routes() -> Router<AppState> {
             post(internal::addon_provisioned),
         )
         .route("/internal/v1/requests/{id}/status", post(requests::report_status))
+        .merge(database_routes())
+}
+
+/// The add-on dashboards and database operations (issue 13).
+fn database_routes() -> Router<AppState> {
+    const DB: &str = "/v1/apps/{app}/addons/{id}/database";
+    Router::new()
+        .route("/v1/apps/{app}/addons/{id}/dashboard", post(databases::addon_dashboard))
+        .route(&format!("{DB}/dashboard"), post(databases::database_dashboard))
+        .route(
+            &format!("{DB}/backups"),
+            get(databases::list_backups).post(databases::create_backup),
+        )
+        .route(
+            &format!("{DB}/backups/{{backup_id}}/download"),
+            post(databases::download_backup),
+        )
+        .route(
+            &format!("{DB}/backups/{{backup_id}}/restore"),
+            post(databases::restore_backup),
+        )
+        .route(&format!("{DB}/pitr-restore"), post(databases::restore_pitr))
+        .route(&format!("{DB}/logs"), get(databases::logs))
+        .route(&format!("{DB}/metrics"), get(databases::metrics))
+        .route(
+            &format!("{DB}/config"),
+            get(databases::read_config).patch(databases::patch_config),
+        )
+        .route(
+            &format!("{DB}/users"),
+            get(databases::list_users).post(databases::create_user),
+        )
+        .route(&format!("{DB}/users/{{name}}"), delete(databases::delete_user))
+        .route(&format!("{DB}/upgrades/minor"), post(databases::upgrade_minor))
+        .route(&format!("{DB}/upgrades/major"), post(databases::upgrade_major))
+        .route("/internal/v1/dashboard-links/verify", post(databases::verify_link))
+        .route(
+            "/internal/v1/addons/{id}/database/backups",
+            post(databases::report_backup),
+        )
+        .route(
+            "/internal/v1/addons/{id}/database/logs",
+            post(databases::report_logs).layer(DefaultBodyLimit::max(internal::BODY_LIMIT)),
+        )
+        .route(
+            "/internal/v1/addons/{id}/database/metrics",
+            post(databases::report_metrics).layer(DefaultBodyLimit::max(internal::BODY_LIMIT)),
+        )
+        .route(
+            "/internal/v1/addons/{id}/database/users",
+            get(databases::platform_users),
+        )
 }
 
 /// A route whose handler is generic over a type (a platform request, a setting): what its

@@ -4,16 +4,17 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::IdParam;
 use super::extract::{Json, Path};
+use super::links::SingleUse;
 use super::openapi::{AppIdPath, IdPath};
 use super::records::{AppRecord, Draft};
-use crate::auth::token::{self, ATTACH_TOKEN_PREFIX};
+use crate::auth::token::ATTACH_TOKEN_PREFIX;
 use crate::authz::middleware::AppContext;
 use crate::error::{ApiError, ApiResult, Fields, Problem, ResultExt};
 use crate::kinds::{EventKind, OrderKind};
@@ -23,11 +24,13 @@ use crate::store::{App, AppRef, RecordWrite, StoredRecord};
 /// Container sizes a one-off may use.
 const SIZES: [&str; 4] = ["S", "M", "L", "XL"];
 
-/// How long an attach credential lives.
-const ATTACH_TTL: TimeDelta = TimeDelta::minutes(5);
-
-/// The record kind of attach credentials (found by the hash of the secret).
-const ATTACH_KIND: &str = "one_off_attach";
+/// Attach credentials: single-use, five minutes (see [`super::links`]).
+const ATTACH: SingleUse = SingleUse {
+    kind: "one_off_attach",
+    prefix: ATTACH_TOKEN_PREFIX,
+    not_found: "no such attach credential, or it was used already",
+    expired: "the attach credential expired",
+};
 
 /// Body of `POST /v1/apps/{app}/one-offs`.
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
@@ -166,31 +169,13 @@ pub async fn attach(
     if one_off.data.0["status"] == "exited" {
         return Err(ApiError::Conflict("the one-off has exited".into()));
     }
-    let (secret, hash) = token::generate(ATTACH_TOKEN_PREFIX).map_err(ApiError::internal)?;
-    let now = state.clock.now();
-    let expires_at = now + ATTACH_TTL;
-    let data = json!({ "one_off_id": id, "expires_at": expires_at });
-    let write = RecordWrite {
-        id: Uuid::now_v7(),
-        create: true,
-        kind: ATTACH_KIND,
-        unique_key: Some(hex(&hash)),
-        data: data.clone(),
-        secret: None,
-        event: EventKind::OneOffAttached,
-        event_data: data,
-        order: None,
-    };
-    state
-        .store
-        .save_record(&ctx.app, write, Some(&ctx.caller.user.to_ref()), now)
+    let data = json!({ "one_off_id": id });
+    let issued = ATTACH
+        .issue(&state, &ctx, data.clone(), EventKind::OneOffAttached, data)
         .await?;
+    let (secret, expires_at) = (issued.secret, issued.expires_at);
     let attach_url = format!("{}/one-offs/{id}/attach#token={secret}", state.config.public_url);
     Ok((StatusCode::CREATED, Json(Attach { attach_url, expires_at })))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Body of `POST /internal/v1/one-offs/attach/verify`.
@@ -226,16 +211,7 @@ pub async fn verify_attach(
     State(state): State<AppState>,
     Json(body): Json<VerifyAttach>,
 ) -> ApiResult<Json<AttachGrant>> {
-    let taken = state
-        .store
-        .take_record(ATTACH_KIND, &hex(&token::hash(body.token.trim())))
-        .await?
-        .ok_or(ApiError::NotFound("no such attach credential, or it was used already"))?;
-    let expires_at: DateTime<Utc> =
-        serde_json::from_value(taken.data.0["expires_at"].clone()).map_err(ApiError::internal)?;
-    if expires_at <= state.clock.now() {
-        return Err(ApiError::Gone("the attach credential expired".into()));
-    }
+    let taken = ATTACH.redeem(&state, &body.token).await?;
     let one_off_id = serde_json::from_value(taken.data.0["one_off_id"].clone()).map_err(ApiError::internal)?;
     Ok(Json(AttachGrant {
         one_off_id,

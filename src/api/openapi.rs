@@ -99,6 +99,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         log_archives::Doc::openapi(),
         review_apps::Doc::openapi(),
         tfa::Doc::openapi(),
+        databases::Doc::openapi(),
     ] {
         doc.merge(part);
     }
@@ -518,7 +519,7 @@ fn fill(operation: &mut Operation, spec: &RouteSpec) {
 /// `orders_per_minute`: every route that answers `202 Accepted`, and the few that queue one
 /// while answering something else.
 fn queues_orders(operation: &Operation, spec: &RouteSpec) -> bool {
-    const ALSO: [(Verb, &str); 11] = [
+    const ALSO: [(Verb, &str); 17] = [
         (Verb::Post, "/v1/apps/{app}/rename"),
         (Verb::Delete, "/v1/apps/{app}"),
         (Verb::Delete, "/v1/apps/{app}/addons/{id}"),
@@ -530,6 +531,12 @@ fn queues_orders(operation: &Operation, spec: &RouteSpec) -> bool {
         (Verb::Post, "/v1/apps/{app}/log-drains"),
         (Verb::Delete, "/v1/apps/{app}/log-drains/{id}"),
         (Verb::Put, "/v1/apps/{app}/stack"),
+        (Verb::Put, "/v1/apps/{app}/addons/{id}/database/backup-schedule"),
+        (Verb::Put, "/v1/apps/{app}/addons/{id}/database/internet-access"),
+        (Verb::Patch, "/v1/apps/{app}/addons/{id}/database/config"),
+        (Verb::Put, "/v1/apps/{app}/addons/{id}/database/maintenance-window"),
+        (Verb::Post, "/v1/apps/{app}/addons/{id}/database/users"),
+        (Verb::Delete, "/v1/apps/{app}/addons/{id}/database/users/{name}"),
     ];
     operation.responses.responses.contains_key("202") || ALSO.contains(&(spec.verb, spec.path))
 }

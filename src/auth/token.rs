@@ -16,6 +16,8 @@ pub const INVITATION_TOKEN_PREFIX: &str = "rgi_";
 pub const VERIFY_TOKEN_PREFIX: &str = "rgv_";
 /// Prefix of one-off attach credentials.
 pub const ATTACH_TOKEN_PREFIX: &str = "rga_";
+/// Prefix of single-use links (add-on and database dashboards, backup downloads).
+pub const LINK_TOKEN_PREFIX: &str = "rgl_";
 /// Prefix of password-reset links (also used to claim an unverified account).
 pub const RESET_TOKEN_PREFIX: &str = "rgr_";
 

@@ -159,6 +159,21 @@ permissions! {
     ReviewAppsClose => "review_apps.close": "Close (destroy) a review app.",
     ReviewAppsRedeploy => "review_apps.redeploy": "Redeploy a review app.",
     AppRequireTfa => "app.require_tfa": "Require two-factor authentication of every member of the app (or stop requiring it).",
+    AddonsOpenDashboard => "addons.open_dashboard": "Open an add-on's dashboard (single sign-on link).",
+    DatabasesOpenDashboard => "databases.open_dashboard": "Open a database's dashboard.",
+    DatabasesCreateBackup => "databases.create_backup": "Take a manual backup.",
+    DatabasesScheduleBackups => "databases.schedule_backups": "Read and change the scheduled backups.",
+    DatabasesDownloadBackups => "databases.download_backups": "List backups and download one.",
+    DatabasesRestoreBackup => "databases.restore_backup": "Restore a backup over the database.",
+    DatabasesRestorePitr => "databases.restore_pitr": "Restore the database to a point in time.",
+    DatabasesReadLogs => "databases.read_logs": "Read the database's logs.",
+    DatabasesReadMetrics => "databases.read_metrics": "Read the database's metrics.",
+    DatabasesManageInternetAccess => "databases.manage_internet_access": "Read and change whether the database is reachable from the internet, and from where.",
+    DatabasesConfigure => "databases.configure": "Read and change the database's configuration.",
+    DatabasesManageUsers => "databases.manage_users": "List, create and delete database users.",
+    DatabasesManageMaintenance => "databases.manage_maintenance": "Read and change the maintenance window.",
+    DatabasesUpgradeMinor => "databases.upgrade_minor": "Start a minor version upgrade.",
+    DatabasesUpgradeMajor => "databases.upgrade_major": "Start a major version upgrade.",
 }
 
 impl Permission {
@@ -269,6 +284,22 @@ const fn row(permission: Permission) -> Row {
         ReviewAppsClose => grants(YES, YES, YES),
         ReviewAppsRedeploy => grants(YES, YES, YES),
         AppRequireTfa => grants(YES, NO, NO),
+        // Add-on dashboards and database operations (issue 13).
+        AddonsOpenDashboard => grants(YES, YES, NO),
+        DatabasesOpenDashboard => grants(YES, YES, NO),
+        DatabasesCreateBackup => grants(YES, YES, NO),
+        DatabasesScheduleBackups => grants(YES, YES, NO),
+        DatabasesDownloadBackups => grants(YES, YES, NO),
+        DatabasesRestoreBackup => grants(YES, YES, NO),
+        DatabasesRestorePitr => grants(YES, YES, NO),
+        DatabasesReadLogs => grants(YES, YES, NO),
+        DatabasesReadMetrics => grants(YES, YES, NO),
+        DatabasesManageInternetAccess => grants(YES, YES, NO),
+        DatabasesConfigure => grants(YES, YES, NO),
+        DatabasesManageUsers => grants(YES, YES, NO),
+        DatabasesManageMaintenance => grants(YES, YES, NO),
+        DatabasesUpgradeMinor => grants(YES, YES, NO),
+        DatabasesUpgradeMajor => grants(YES, YES, NO),
     }
 }
 

@@ -11,6 +11,7 @@ use super::{Permission, Role};
 use crate::api::Declared;
 use crate::api::autoscalers::Autoscaler;
 use crate::api::cron_jobs::CronJob;
+use crate::api::databases::{BackupSchedule, InternetAccess, MaintenanceWindow};
 use crate::api::deployments::ResetCache;
 use crate::api::lifecycle::{Start, Stop};
 use crate::api::log_archives::LogArchive;
@@ -172,6 +173,36 @@ const fn write_setting<S: AppSetting>(path: &'static str, permission: Permission
     }
 }
 
+/// A setting `S` of one add-on (see [`crate::api::settings`]): read at `path` (with `{id}`).
+const fn read_addon_setting<S: AppSetting>(
+    path: &'static str,
+    permission: Permission,
+    summary: &'static str,
+) -> RouteSpec {
+    RouteSpec {
+        verb: Verb::Get,
+        path,
+        access: Access::App(permission),
+        summary,
+        declared: Some(settings::declare_addon_read::<S>()),
+    }
+}
+
+/// A setting `S` of one add-on: replaced at `path` (with `{id}`).
+const fn write_addon_setting<S: AppSetting>(
+    path: &'static str,
+    permission: Permission,
+    summary: &'static str,
+) -> RouteSpec {
+    RouteSpec {
+        verb: Verb::Put,
+        path,
+        access: Access::App(permission),
+        summary,
+        declared: Some(settings::declare_addon_write::<S>()),
+    }
+}
+
 /// A record `R` (see [`crate::api::records`]): one of its operations at `path` with
 /// `permission`, chosen by `declared`.
 const fn record(
@@ -326,6 +357,34 @@ pub static ROUTES: &[RouteSpec] = &[
     route(Post, "/internal/v1/apps/{app}/metrics", Platform, "Append metric samples."),
     route(Post, "/internal/v1/addons/{id}/provisioned", Platform, "Report an add-on ready, with its credentials."),
     route(Post, "/internal/v1/requests/{id}/status", Platform, "Report where a request stands, by its order id."),
+    // Add-on dashboards and database operations (issue 13).
+    route(Post, "/v1/apps/{app}/addons/{id}/dashboard", App(AddonsOpenDashboard), "A single-use link to the add-on's dashboard."),
+    route(Post, "/v1/apps/{app}/addons/{id}/database/dashboard", App(DatabasesOpenDashboard), "A single-use link to the database's dashboard."),
+    route(Get, "/v1/apps/{app}/addons/{id}/database/backups", App(DatabasesDownloadBackups), "The database's backups."),
+    route(Post, "/v1/apps/{app}/addons/{id}/database/backups", App(DatabasesCreateBackup), "Take a backup now."),
+    route(Post, "/v1/apps/{app}/addons/{id}/database/backups/{backup_id}/download", App(DatabasesDownloadBackups), "A single-use link to download a backup."),
+    route(Post, "/v1/apps/{app}/addons/{id}/database/backups/{backup_id}/restore", App(DatabasesRestoreBackup), "Restore a backup over the database."),
+    read_addon_setting::<BackupSchedule>("/v1/apps/{app}/addons/{id}/database/backup-schedule", DatabasesScheduleBackups, "The scheduled backups."),
+    write_addon_setting::<BackupSchedule>("/v1/apps/{app}/addons/{id}/database/backup-schedule", DatabasesScheduleBackups, "Change the scheduled backups."),
+    route(Post, "/v1/apps/{app}/addons/{id}/database/pitr-restore", App(DatabasesRestorePitr), "Restore the database to a point in time."),
+    route(Get, "/v1/apps/{app}/addons/{id}/database/logs", App(DatabasesReadLogs), "The database's recent log lines."),
+    route(Get, "/v1/apps/{app}/addons/{id}/database/metrics", App(DatabasesReadMetrics), "A time series of the database."),
+    read_addon_setting::<InternetAccess>("/v1/apps/{app}/addons/{id}/database/internet-access", DatabasesManageInternetAccess, "Whether the database is reachable from the internet, and from where."),
+    write_addon_setting::<InternetAccess>("/v1/apps/{app}/addons/{id}/database/internet-access", DatabasesManageInternetAccess, "Open or close the database to the internet."),
+    route(Get, "/v1/apps/{app}/addons/{id}/database/config", App(DatabasesConfigure), "The database's configuration."),
+    route(Patch, "/v1/apps/{app}/addons/{id}/database/config", App(DatabasesConfigure), "Change some of the database's configuration."),
+    route(Get, "/v1/apps/{app}/addons/{id}/database/users", App(DatabasesManageUsers), "The database's users (never their passwords)."),
+    route(Post, "/v1/apps/{app}/addons/{id}/database/users", App(DatabasesManageUsers), "Create a database user; its password is shown once."),
+    route(Delete, "/v1/apps/{app}/addons/{id}/database/users/{name}", App(DatabasesManageUsers), "Delete a database user."),
+    read_addon_setting::<MaintenanceWindow>("/v1/apps/{app}/addons/{id}/database/maintenance-window", DatabasesManageMaintenance, "The maintenance window."),
+    write_addon_setting::<MaintenanceWindow>("/v1/apps/{app}/addons/{id}/database/maintenance-window", DatabasesManageMaintenance, "Change the maintenance window."),
+    route(Post, "/v1/apps/{app}/addons/{id}/database/upgrades/minor", App(DatabasesUpgradeMinor), "Start a minor version upgrade."),
+    route(Post, "/v1/apps/{app}/addons/{id}/database/upgrades/major", App(DatabasesUpgradeMajor), "Start a major version upgrade."),
+    route(Post, "/internal/v1/dashboard-links/verify", Platform, "Use up a dashboard or backup-download link, if it holds."),
+    route(Post, "/internal/v1/addons/{id}/database/backups", Platform, "Report a backup of a database."),
+    route(Post, "/internal/v1/addons/{id}/database/logs", Platform, "Append a database's log lines."),
+    route(Post, "/internal/v1/addons/{id}/database/metrics", Platform, "Append a database's metric samples."),
+    route(Get, "/internal/v1/addons/{id}/database/users", Platform, "A database's users with their passwords."),
 ];
 
 /// Whether a member the app's two-factor rule refuses may still call the route: reading the

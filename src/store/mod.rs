@@ -11,6 +11,7 @@ mod accounts;
 mod addons;
 mod apps;
 mod columns;
+mod databases;
 mod deployments;
 mod events;
 mod invitations;
@@ -40,6 +41,7 @@ use chrono::{DateTime, Utc};
 pub use accounts::AccountStore;
 pub use addons::AddonStore;
 pub use apps::AppStore;
+pub use databases::DatabaseStore;
 pub use deployments::DeploymentStore;
 pub use events::EventStore;
 pub use invitations::InvitationStore;
@@ -290,6 +292,7 @@ pub trait Store:
     + SecurityStore
     + SettingStore
     + RecordStore
+    + DatabaseStore
     + OutboxStore
     + TfaStore
     + Send

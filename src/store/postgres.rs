@@ -83,6 +83,8 @@ mod accounts;
 mod addons;
 #[path = "sql/apps.rs"]
 mod apps;
+#[path = "sql/databases.rs"]
+mod databases;
 #[path = "sql/deployments.rs"]
 mod deployments;
 #[path = "sql/events.rs"]

@@ -21,4 +21,22 @@ pub trait SettingStore: Send + Sync {
         actor: &UserRef,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Uuid>>;
+
+    /// The stored value of one setting of an add-on (a database's), if it was ever set.
+    async fn addon_setting(&self, addon_id: Uuid, key: &str) -> StoreResult<Option<serde_json::Value>>;
+
+    /// Replaces (or, with `merge`, patches: `null` removes a name) one setting of the app's
+    /// add-on `addon_id`, with its event and order as [`SettingStore::put_setting`] (both
+    /// with `addon_id`), in one transaction; `NotFound` when the add-on is not the app's.
+    /// Returns the value as stored.
+    #[allow(clippy::too_many_arguments)]
+    async fn put_addon_setting(
+        &self,
+        app: &App,
+        addon_id: Uuid,
+        setting: NewSetting,
+        merge: bool,
+        actor: &UserRef,
+        now: DateTime<Utc>,
+    ) -> StoreResult<serde_json::Value>;
 }

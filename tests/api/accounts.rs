@@ -370,7 +370,7 @@ async fn roles_list_the_matrix(backend: Backend) {
     let roles = app.get("/v1/roles", &ada.jwt).await.expect(200);
     let names: Vec<_> = roles.column("name");
     assert_eq!(names, ["owner", "collaborator", "limited_collaborator"]);
-    assert_eq!(roles.body["items"][0]["permissions"].as_array().unwrap().len(), 43);
+    assert_eq!(roles.body["items"][0]["permissions"].as_array().unwrap().len(), 58);
 
     let limited = app.get("/v1/roles/limited_collaborator", &ada.jwt).await.expect(200);
     assert_eq!(
@@ -400,7 +400,7 @@ async fn roles_list_the_matrix(backend: Backend) {
         .iter()
         .map(|p| p.as_str().unwrap())
         .collect();
-    assert_eq!(perms.len(), 39);
+    assert_eq!(perms.len(), 54);
     for owner_only in ["app.rename", "app.delete", "app.transfer"] {
         assert!(!perms.contains(&owner_only));
     }

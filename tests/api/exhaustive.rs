@@ -69,6 +69,7 @@ fn concrete(route: &RouteSpec, app: &str) -> String {
         .path
         .replace("{app}", app)
         .replace("{id}", &uuid::Uuid::now_v7().to_string())
+        .replace("{backup_id}", &uuid::Uuid::now_v7().to_string())
         .replace("{name}", "SOME_VARIABLE")
         .replace("{role}", "owner")
 }

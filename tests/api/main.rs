@@ -10,6 +10,7 @@ mod cli;
 mod collaborators;
 mod connections;
 mod contract;
+mod databases;
 mod docs;
 mod exhaustive;
 mod hardening;

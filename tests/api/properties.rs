@@ -68,6 +68,31 @@ async fn no_answer_holds_what_its_reader_may_not_see(backend: Backend) {
     )
     .await
     .expect(200);
+    // A database user's password and a link token, each shown once, then never again.
+    let db_user = app
+        .post(
+            &format!("/v1/apps/web/addons/{addon_id}/database/users"),
+            &team.owner.jwt,
+            json!({"name": "reporting"}),
+        )
+        .await
+        .expect(201);
+    let user_password = db_user.body["password"].as_str().unwrap().to_owned();
+    let link = app
+        .post(
+            &format!("/v1/apps/web/addons/{addon_id}/database/dashboard"),
+            &team.owner.jwt,
+            json!({}),
+        )
+        .await
+        .expect(201);
+    let link_token = link.body["url"]
+        .as_str()
+        .unwrap()
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
     let deployment = app
         .post("/v1/apps/web/deployments/redeploy", &team.owner.jwt, json!({}))
         .await
@@ -129,6 +154,11 @@ async fn no_answer_holds_what_its_reader_may_not_see(backend: Backend) {
                     "GET {path} showed credentials to a limited collaborator"
                 );
             }
+            assert!(
+                !resp.text.contains(&user_password),
+                "GET {path} showed a database user's password"
+            );
+            assert!(!resp.text.contains(&link_token), "GET {path} showed a link token");
             // Credentials appear only where databases.access is the route's permission.
             if resp.text.contains(DB_PASSWORD) {
                 assert!(path.ends_with("/credentials"), "GET {path} leaked add-on credentials");

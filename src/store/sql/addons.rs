@@ -123,6 +123,15 @@ impl crate::store::AddonStore for Backend {
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(crate::store::StoreError::NotFound)?;
+        // A database's backups and users are app records named after the add-on: they go too.
+        sqlx::query(
+            "delete from app_records where app_id = $1 and kind in ('database_backup', 'database_user') \
+             and unique_key like $2",
+        )
+        .bind(app.id)
+        .bind(format!("{id}/%"))
+        .execute(&mut *tx)
+        .await?;
         let data = serde_json::json!({ "addon_id": id, "provider": provider });
         let request = crate::store::NewRequest {
             order: crate::kinds::OrderKind::AddonDeprovision,
