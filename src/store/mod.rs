@@ -14,6 +14,7 @@ mod columns;
 mod databases;
 mod deployments;
 mod events;
+pub mod failover;
 mod invitations;
 mod members;
 pub mod models;
@@ -100,6 +101,16 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
+        // A failover sign: the session is read-only (a primary demoted), the server is shutting
+        // down, or the connection is gone. The sessions open now are not handed out again.
+        let failover_sign = match &err {
+            sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("25006" | "57P01" | "57P02" | "57P03")),
+            sqlx::Error::Io(_) => true,
+            _ => false,
+        };
+        if failover_sign {
+            failover::discard_open_sessions();
+        }
         let error = match &err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict("already exists"),
@@ -107,8 +118,9 @@ impl From<sqlx::Error> for StoreError {
             // was being recorded): the thing is not found, not a server error.
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
             // Postgres: 57014 statement timeout; 53300 too many connections; 57P01..3 shutting
-            // down; 25006 a read-only session (a primary demoted to standby by a failover); 40001 serialization failure, 40P01 deadlock, 55P03 lock not available (a
-            // retry succeeds). SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED and their extended codes.
+            // down; 25006 a read-only session (a primary demoted to standby by a failover);
+            // 40001 serialization failure, 40P01 deadlock, 55P03 lock not available (a retry
+            // succeeds). SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED and their extended codes.
             sqlx::Error::Database(db)
                 if matches!(
                     db.code().as_deref(),

@@ -1,42 +1,88 @@
 //! The production backend: one pool on a Postgres server that several replicas share.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use tokio::sync::Notify;
 
+use super::failover::{self, Failover, SessionAttrs};
 use super::{PoolSettings, StoreError, StoreResult};
 
 /// [`Store`](super::Store) on Postgres.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The hosts of a multi-host `DATABASE_URL`; its watcher stops when the last clone of
+    /// the store is dropped.
+    _failover: Option<Arc<Failover>>,
     /// The quotas enforced in write transactions.
     pub(crate) limits: super::Limits,
 }
 
 impl PgStore {
-    /// Connects with bounded waits and applies `migrations/postgres`.
+    /// Connects with bounded waits and applies `migrations/postgres`. A URL with several
+    /// hosts or `target_session_attrs` gets a [`Failover`] watcher (see [`super::failover`]).
     pub async fn connect(url: &str, settings: PoolSettings) -> StoreResult<PgStore> {
         let statement_timeout = settings.statement_timeout.as_millis().to_string();
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Other(format!("DATABASE_URL is not a valid Postgres URL: {e}").into()))?
-            .application_name("rolegate")
-            .options([("statement_timeout", statement_timeout.as_str())]);
-        let pool = PgPoolOptions::new()
+        let configure = |options: PgConnectOptions| {
+            options
+                .application_name("rolegate")
+                .options([("statement_timeout", statement_timeout.as_str())])
+        };
+        let hosts = failover::parse(url).map_err(|e| StoreError::Other(e.into()))?;
+        let (options, failover) = match hosts {
+            None => {
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(|e| StoreError::Other(format!("DATABASE_URL is not a valid Postgres URL: {e}").into()))?;
+                (configure(options), None)
+            }
+            Some(list) => {
+                let hosts = failover::options(&list, configure).map_err(|e| StoreError::Other(e.into()))?;
+                let failover = Failover::start(hosts, list.labels, list.attrs).await;
+                (failover.current_options(), Some(failover))
+            }
+        };
+        let wake = Arc::new(Notify::new());
+        let mut pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
             // No ping before each query: it would double the round trips on the hot path. A
             // connection that died is found out by its next query, which fails (503) and
-            // drops it from the pool.
+            // marks the sessions open then as stale: they are closed here, not reused.
             .test_before_acquire(false)
-            .connect_with(options)
-            .await?;
+            .before_acquire(|_conn, meta| Box::pin(async move { Ok(!failover::is_stale(meta.age)) }));
+        if let Some(failover) = &failover
+            && failover.attrs() == SessionAttrs::ReadWrite
+        {
+            let wake = wake.clone();
+            pool = pool.after_connect(move |conn, _meta| {
+                let wake = wake.clone();
+                Box::pin(async move {
+                    if failover::fits(conn, SessionAttrs::ReadWrite).await? {
+                        Ok(())
+                    } else {
+                        // The watcher finds the host that takes writes; the pool's next
+                        // attempt connects there.
+                        wake.notify_one();
+                        Err(sqlx::Error::Protocol(
+                            "the session is read-only (target_session_attrs=read-write)".into(),
+                        ))
+                    }
+                })
+            });
+        }
+        let pool = pool.connect_with(options).await?;
+        if let Some(failover) = &failover {
+            tokio::spawn(Failover::watch(Arc::downgrade(failover), pool.clone(), wake));
+        }
         sqlx::migrate!("./migrations/postgres")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         Ok(PgStore {
             pool,
+            _failover: failover,
             limits: super::Limits::default(),
         })
     }

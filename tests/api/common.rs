@@ -256,6 +256,21 @@ impl TestApp {
         TestApp::spawn_inner(backend, &[], Some(rolegate::api::routes().merge(extra))).await
     }
 
+    /// Starts the server on a fresh database of `backend`, reached through the
+    /// `DATABASE_URL` that `server_url` makes of the database's own URL (several hosts, say).
+    pub async fn spawn_reaching_database(backend: Backend, server_url: impl FnOnce(&str) -> String) -> TestApp {
+        let (db, url) = TestApp::fresh_database(&backend).await;
+        let server_url = server_url(&url);
+        TestApp::start(
+            db,
+            url,
+            &[("DATABASE_URL", &server_url)],
+            None,
+            Arc::new(ManualClock::default()),
+        )
+        .await
+    }
+
     /// A second server on this one's database (as a second replica would be), sending mail
     /// to the same SMTP server.
     pub async fn replica(&self, vars: &[(&str, &str)]) -> TestApp {
@@ -282,7 +297,13 @@ impl TestApp {
         vars: &[(&str, &str)],
         routes: Option<axum::Router<rolegate::AppState>>,
     ) -> TestApp {
-        let (db, url) = match &backend {
+        let (db, url) = TestApp::fresh_database(&backend).await;
+        TestApp::start(db, url, vars, routes, Arc::new(ManualClock::default())).await
+    }
+
+    /// A new, empty database of `backend` and its URL.
+    async fn fresh_database(backend: &Backend) -> (Database, String) {
+        match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let url = format!("sqlite://{}", dir.path().join("rolegate.db").display());
@@ -311,8 +332,7 @@ impl TestApp {
                     url,
                 )
             }
-        };
-        TestApp::start(db, url, vars, routes, Arc::new(ManualClock::default())).await
+        }
     }
 
     async fn start(

@@ -13,6 +13,7 @@ mod contract;
 mod databases;
 mod docs;
 mod exhaustive;
+mod failover;
 mod hardening;
 mod input;
 mod invitations;
