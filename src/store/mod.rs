@@ -7,6 +7,7 @@
 //! pool set-up, migrations, row locks — lives in `postgres.rs` and `sqlite.rs`. The backend
 //! is chosen by the scheme of `DATABASE_URL`.
 
+mod access_pool;
 mod accounts;
 mod addons;
 mod apps;

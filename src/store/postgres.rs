@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use tokio::sync::Notify;
 
+use super::access_pool::AccessPool;
 use super::failover::{self, Failover, SessionAttrs};
 use super::{PoolSettings, StoreError, StoreResult};
 
@@ -16,6 +17,8 @@ pub struct PgStore {
     /// The hosts of a multi-host `DATABASE_URL`; its watcher stops when the last clone of
     /// the store is dropped.
     _failover: Option<Arc<Failover>>,
+    /// The connections of the access query, handed back in place (see [`AccessPool`]).
+    access: Arc<AccessPool>,
     /// The quotas enforced in write transactions.
     pub(crate) limits: super::Limits,
 }
@@ -73,6 +76,13 @@ impl PgStore {
             });
         }
         let pool = pool.connect_with(options).await?;
+        let attrs = failover.as_ref().map_or(SessionAttrs::Any, |f| f.attrs());
+        let access = Arc::new(AccessPool::new(
+            pool.clone(),
+            settings.max_connections.div_ceil(2),
+            attrs,
+            settings.acquire_timeout,
+        ));
         if let Some(failover) = &failover {
             tokio::spawn(Failover::watch(Arc::downgrade(failover), pool.clone(), wake));
         }
@@ -83,6 +93,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             _failover: failover,
+            access,
             limits: super::Limits::default(),
         })
     }
@@ -94,6 +105,34 @@ impl PgStore {
 
     fn writer(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The row of the access query, on a connection of the access pool (timed as
+    /// `rolegate_db_pool_acquire_seconds`).
+    async fn fetch_access<'q, R, A>(
+        &self,
+        query: sqlx::query::QueryAs<'q, sqlx::Postgres, R, A>,
+    ) -> Result<Option<R>, sqlx::Error>
+    where
+        A: 'q + sqlx::IntoArguments<sqlx::Postgres> + Send,
+        R: Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        let started = std::time::Instant::now();
+        let mut lease = self.access.acquire().await?;
+        crate::metrics::STORE.acquired(started.elapsed());
+        let row = query.fetch_optional(lease.conn()).await?;
+        lease.release();
+        Ok(row)
+    }
+
+    /// The access pool's connections, idle and lent.
+    fn access_pool_status(&self) -> (u32, u32) {
+        self.access.status()
+    }
+
+    /// Closes the access pool's connections.
+    async fn close_access_pool(&self) {
+        self.access.close().await;
     }
 
     /// A transaction for a change; row locks (`for update`) serialise what must be.

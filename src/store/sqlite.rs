@@ -72,6 +72,27 @@ impl SqliteStore {
         })
     }
 
+    /// The row of the access query, on a reader.
+    async fn fetch_access<'q, R, A>(
+        &self,
+        query: sqlx::query::QueryAs<'q, sqlx::Sqlite, R, A>,
+    ) -> Result<Option<R>, sqlx::Error>
+    where
+        A: 'q + sqlx::IntoArguments<sqlx::Sqlite> + Send,
+        R: Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    {
+        let mut conn = super::acquire(self.reader()).await?;
+        query.fetch_optional(&mut *conn).await
+    }
+
+    /// SQLite has no access pool: the readers serve the access query.
+    fn access_pool_status(&self) -> (u32, u32) {
+        (0, 0)
+    }
+
+    /// SQLite has no access pool.
+    async fn close_access_pool(&self) {}
+
     fn reader(&self) -> &SqlitePool {
         &self.reader
     }

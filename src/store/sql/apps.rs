@@ -45,8 +45,7 @@ impl crate::store::AppStore for Backend {
             AppRef::Name(name) => query.bind(name.clone()),
         }
         .bind(permission.as_str());
-        let mut conn = crate::store::acquire(self.reader()).await?;
-        let row: Option<crate::store::models::AccessRow> = query.fetch_optional(&mut *conn).await?;
+        let row: Option<crate::store::models::AccessRow> = self.fetch_access(query).await?;
         Ok(row.map(|r| r.split()).filter(|(caller, _)| caller.accepts(credential)))
     }
 

@@ -202,7 +202,12 @@ impl crate::store::Store for Backend {
             // One pool serves both.
             &[self.reader()]
         };
-        pools.iter().fold(crate::store::PoolStatus::default(), |status, pool| {
+        let (access_idle, access_lent) = self.access_pool_status();
+        let pooled = crate::store::PoolStatus {
+            idle: access_idle,
+            in_use: access_lent,
+        };
+        pools.iter().fold(pooled, |status, pool| {
             let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
             crate::store::PoolStatus {
                 idle: status.idle + idle,
@@ -230,6 +235,7 @@ impl crate::store::Store for Backend {
     }
 
     async fn close(&self) {
+        self.close_access_pool().await;
         self.reader().close().await;
         if super::NAME == "sqlite"
             && let Err(err) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")

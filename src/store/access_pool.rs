@@ -1,0 +1,139 @@
+//! The Postgres connections of the access query, the one query on every request.
+//!
+//! sqlx's pool hands a connection back from a task it spawns on drop, after a `Sync` round
+//! trip to the server (its liveness test on release). On the hot path that is a second round
+//! trip to Postgres, a task and a wake-up per request, for a connection whose query has just
+//! succeeded. These connections are handed back in place instead: a connection whose query
+//! succeeded goes back to the idle list at once; one whose query failed, or whose request was
+//! cancelled mid-query, is dropped with its socket.
+//!
+//! Connections are made on demand from the main pool's current connect options (so they
+//! follow a failover switch), checked like the main pool's (`target_session_attrs`), and never
+//! reused once a failover sign has marked them stale ([`super::failover`]).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+use sqlx::postgres::{PgConnection, PgPool};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use super::failover::{self, SessionAttrs};
+
+/// At most `size` connections, made on demand.
+pub struct AccessPool {
+    idle: Mutex<Vec<Idle>>,
+    permits: Semaphore,
+    size: u32,
+    /// Where the connect options come from (the main pool, whose options follow a failover).
+    source: PgPool,
+    attrs: SessionAttrs,
+    acquire_timeout: Duration,
+}
+
+struct Idle {
+    conn: PgConnection,
+    opened: Instant,
+}
+
+/// A connection lent for one query. [`Lease::release`] hands it back; dropped without that
+/// (an error, a cancelled request), the connection is closed.
+pub struct Lease<'a> {
+    pool: &'a AccessPool,
+    conn: Option<PgConnection>,
+    opened: Instant,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl AccessPool {
+    /// A pool of up to `size` connections to where `source` connects.
+    pub fn new(source: PgPool, size: u32, attrs: SessionAttrs, acquire_timeout: Duration) -> AccessPool {
+        AccessPool {
+            idle: Mutex::new(Vec::with_capacity(size as usize)),
+            permits: Semaphore::new(size as usize),
+            size,
+            source,
+            attrs,
+            acquire_timeout,
+        }
+    }
+
+    /// A connection, idle or new, within the acquire timeout.
+    pub async fn acquire(&self) -> Result<Lease<'_>, sqlx::Error> {
+        let deadline = Instant::now() + self.acquire_timeout;
+        let permit = tokio::time::timeout(self.acquire_timeout, self.permits.acquire())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        loop {
+            let Some(idle) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
+                break;
+            };
+            if !failover::is_stale(idle.opened.elapsed()) {
+                return Ok(Lease {
+                    pool: self,
+                    conn: Some(idle.conn),
+                    opened: idle.opened,
+                    _permit: permit,
+                });
+            }
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let opened = Instant::now();
+        let conn = tokio::time::timeout(remaining, self.connect())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        Ok(Lease {
+            pool: self,
+            conn: Some(conn),
+            opened,
+            _permit: permit,
+        })
+    }
+
+    async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
+        let options = self.source.connect_options();
+        let mut conn = PgConnection::connect_with(&options).await?;
+        if !failover::fits(&mut conn, self.attrs).await? {
+            return Err(sqlx::Error::Protocol(
+                "the session is read-only (target_session_attrs=read-write)".into(),
+            ));
+        }
+        Ok(conn)
+    }
+
+    /// Connections idle, and lent.
+    pub fn status(&self) -> (u32, u32) {
+        let idle = self.idle.lock().map_or(0, |idle| idle.len()) as u32;
+        let lent = self.size - self.permits.available_permits() as u32;
+        (idle, lent)
+    }
+
+    /// Refuses new leases and closes the idle connections.
+    pub async fn close(&self) {
+        self.permits.close();
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()));
+        for idle in idle {
+            let _ = idle.conn.close().await;
+        }
+    }
+}
+
+impl Lease<'_> {
+    /// The connection lent.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        self.conn.as_mut().expect("a lease holds its connection until released")
+    }
+
+    /// Hands the connection back for the next query: call it only after a query succeeded.
+    pub fn release(mut self) {
+        if let Some(conn) = self.conn.take()
+            && !failover::is_stale(self.opened.elapsed())
+        {
+            self.pool.idle.lock().unwrap_or_else(|e| e.into_inner()).push(Idle {
+                conn,
+                opened: self.opened,
+            });
+        }
+    }
+}
