@@ -8,15 +8,16 @@
 //! cancelled mid-query, is dropped with its socket.
 //!
 //! Connections are made on demand from the main pool's current connect options (so they
-//! follow a failover switch), checked like the main pool's (`target_session_attrs`), and never
-//! reused once a failover sign has marked them stale ([`super::failover`]).
+//! follow a failover switch), checked like the main pool's (`target_session_attrs`), tried
+//! again within the acquire timeout when the host refuses them, and never reused once a
+//! failover sign has marked them stale ([`super::failover`]).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 use sqlx::postgres::{PgConnection, PgPool};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{Notify, Semaphore, SemaphorePermit};
 
 use super::failover::{self, SessionAttrs};
 
@@ -29,6 +30,8 @@ pub struct AccessPool {
     source: PgPool,
     attrs: SessionAttrs,
     acquire_timeout: Duration,
+    /// Wakes the failover watcher when a new session does not fit.
+    wake: Option<Arc<Notify>>,
 }
 
 struct Idle {
@@ -47,7 +50,13 @@ pub struct Lease<'a> {
 
 impl AccessPool {
     /// A pool of up to `size` connections to where `source` connects.
-    pub fn new(source: PgPool, size: u32, attrs: SessionAttrs, acquire_timeout: Duration) -> AccessPool {
+    pub fn new(
+        source: PgPool,
+        size: u32,
+        attrs: SessionAttrs,
+        acquire_timeout: Duration,
+        wake: Option<Arc<Notify>>,
+    ) -> AccessPool {
         AccessPool {
             idle: Mutex::new(Vec::with_capacity(size as usize)),
             permits: Semaphore::new(size as usize),
@@ -55,6 +64,7 @@ impl AccessPool {
             source,
             attrs,
             acquire_timeout,
+            wake,
         }
     }
 
@@ -78,28 +88,50 @@ impl AccessPool {
                 });
             }
         }
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let opened = Instant::now();
-        let conn = tokio::time::timeout(remaining, self.connect())
-            .await
-            .map_err(|_| sqlx::Error::PoolTimedOut)??;
-        Ok(Lease {
-            pool: self,
-            conn: Some(conn),
-            opened,
-            _permit: permit,
-        })
+        // A new connection. As sqlx's pool does, a host that refuses connections or a session
+        // that does not fit is tried again (re-reading the connect options, which a failover
+        // switch changes) until the deadline, and only then answered as unavailable.
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let opened = Instant::now();
+            match tokio::time::timeout(remaining, self.connect()).await {
+                Ok(Ok(Some(conn))) => {
+                    return Ok(Lease {
+                        pool: self,
+                        conn: Some(conn),
+                        opened,
+                        _permit: permit,
+                    });
+                }
+                Ok(Ok(None)) => {
+                    // The session is read-only: the watcher finds the host that takes writes.
+                    if let Some(wake) = &self.wake {
+                        wake.notify_one();
+                    }
+                }
+                Ok(Err(err)) if retried(&err) => {}
+                Ok(Err(err)) => return Err(err),
+                Err(_) => return Err(sqlx::Error::PoolTimedOut),
+            }
+            if Instant::now() + backoff >= deadline {
+                return Err(sqlx::Error::PoolTimedOut);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(200));
+        }
     }
 
-    async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
+    /// A connection to the current host, `None` when its session does not fit.
+    async fn connect(&self) -> Result<Option<PgConnection>, sqlx::Error> {
         let options = self.source.connect_options();
         let mut conn = PgConnection::connect_with(&options).await?;
-        if !failover::fits(&mut conn, self.attrs).await? {
-            return Err(sqlx::Error::Protocol(
-                "the session is read-only (target_session_attrs=read-write)".into(),
-            ));
+        if failover::fits(&mut conn, self.attrs).await? {
+            Ok(Some(conn))
+        } else {
+            let _ = conn.close().await;
+            Ok(None)
         }
-        Ok(conn)
     }
 
     /// Connections idle, and lent.
@@ -116,6 +148,16 @@ impl AccessPool {
         for idle in idle {
             let _ = idle.conn.close().await;
         }
+    }
+}
+
+/// Whether a failure to connect is worth another try within the deadline: the host refused or
+/// dropped the connection, or is starting up, shutting down or full.
+fn retried(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03" | "53300")),
+        _ => false,
     }
 }
 

@@ -82,6 +82,7 @@ impl PgStore {
             settings.max_connections.div_ceil(2),
             attrs,
             settings.acquire_timeout,
+            failover.as_ref().map(|_| wake.clone()),
         ));
         if let Some(failover) = &failover {
             tokio::spawn(Failover::watch(Arc::downgrade(failover), pool.clone(), wake));

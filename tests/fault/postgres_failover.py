@@ -295,7 +295,7 @@ def main():
                    ROLEGATE_SECRETS_KEY=base64.b64encode(os.urandom(32)).decode(),
                    ROLEGATE_JWT_SECRET="failover-secret-failover-secret-failover",
                    ROLEGATE_MAX_VARIABLES_PER_APP="0")
-        server_log = f"{cluster.dir}/rolegate.log"
+        server_log = "/tmp/rolegate-failover.log"
         server = subprocess.Popen([BIN], env=env, stdout=subprocess.DEVNULL, stderr=open(server_log, "w"))
         for _ in range(400):
             if request("GET", "/readyz")[0] == 200:
