@@ -7,7 +7,7 @@
 //! words; never a raw path, an id, an app's name or an email. docs/operations.md describes
 //! each metric and the alerts worth having.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -171,6 +171,9 @@ pub struct Metrics {
     deliveries: Family<DeliveryLabels, Counter>,
     logins: Family<ResultLabels, Counter>,
     hashing: Gauge,
+    /// The stores of the serving threads, whose pools the pool gauge adds up (see
+    /// `crate::server`); the state's own store is counted too.
+    lane_stores: std::sync::Mutex<Vec<Arc<dyn crate::store::Store>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -265,6 +268,14 @@ impl Metrics {
             deliveries,
             logins,
             hashing,
+            lane_stores: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Counts the pool of a serving thread's store in `rolegate_db_pool_connections`.
+    pub fn add_lane_store(&self, store: Arc<dyn crate::store::Store>) {
+        if let Ok(mut stores) = self.lane_stores.lock() {
+            stores.push(store);
         }
     }
 }
@@ -329,7 +340,14 @@ impl Metrics {
     /// The exposition, after reading what is read at scrape time (the pool, the outbox's
     /// backlog, the hashes in flight).
     async fn render(&self, state: &AppState) -> Result<String, std::fmt::Error> {
-        let pool = state.store.pool_status();
+        let lanes = self.lane_stores.lock().map(|s| s.clone()).unwrap_or_default();
+        let pool = lanes
+            .iter()
+            .map(|store| store.pool_status())
+            .fold(state.store.pool_status(), |all, lane| crate::store::PoolStatus {
+                idle: all.idle + lane.idle,
+                in_use: all.in_use + lane.in_use,
+            });
         self.pool
             .get_or_create(&StateLabels { state: "idle" })
             .set(i64::from(pool.idle));

@@ -9,7 +9,9 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, Method, header};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use tokio::net::TcpListener;
+use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, TcpSocket};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
@@ -144,23 +146,163 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    let mut dispatcher = crate::dispatch::spawn(state.clone(), stopping);
-    let sweeper = crate::sweep::spawn(state.clone());
+    let background = Background::start(&state);
     // The peer address is the client's, unless a trusted proxy says otherwise.
     let timeouts = state.config.timeouts;
     let served = crate::connection::serve(listener, router(state), timeouts, shutdown).await;
-    // The dispatcher finishes the delivery in flight and gives back the rest of its batch.
-    // Cut off past the wait, an order is still not lost: it is retried once its lease ends.
-    let _ = stop.send(true);
-    if tokio::time::timeout(crate::dispatch::STOP_WAIT, &mut dispatcher)
-        .await
-        .is_err()
-    {
-        dispatcher.abort();
-    }
-    sweeper.abort();
+    background.stop().await;
     served
+}
+
+/// What a server runs besides answering requests: the outbox dispatchers and the sweeper.
+struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    dispatcher: tokio::task::JoinHandle<()>,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+impl Background {
+    fn start(state: &AppState) -> Background {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        Background {
+            stop,
+            dispatcher: crate::dispatch::spawn(state.clone(), stopping),
+            sweeper: crate::sweep::spawn(state.clone()),
+        }
+    }
+
+    /// The dispatcher finishes the delivery in flight and gives back the rest of its batch.
+    /// Cut off past the wait, an order is still not lost: it is retried once its lease ends.
+    async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(crate::dispatch::STOP_WAIT, &mut self.dispatcher)
+            .await
+            .is_err()
+        {
+            self.dispatcher.abort();
+        }
+        self.sweeper.abort();
+    }
+}
+
+/// Binds `count` listeners on `address` that share its port (`SO_REUSEPORT`): the kernel
+/// spreads new connections across them. Port 0 becomes one port for all.
+fn bind_shared(address: SocketAddr, count: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
+    // A plain bind first, so that a port another process holds (even one sharing it with
+    // SO_REUSEPORT) is an error at start rather than a silent share of its traffic.
+    let mut address = std::net::TcpListener::bind(address)?.local_addr()?;
+    let mut listeners = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = if address.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        #[cfg(unix)]
+        socket.set_reuseport(true)?;
+        socket.bind(address)?;
+        let listener = socket.listen(1024)?;
+        address = listener.local_addr()?;
+        listeners.push(listener.into_std()?);
+    }
+    Ok(listeners)
+}
+
+/// One serving thread: a single-threaded runtime with its own listener and its own store (a
+/// share of the pool), so that a request, its database round trip and its answer stay on one
+/// thread, with no wake-up across threads. Reports on `ready` once its store is open, and on
+/// `done` once it has stopped (its requests in flight finished).
+fn spawn_lane(
+    index: usize,
+    listener: std::net::TcpListener,
+    base: AppState,
+    pool: store::PoolSettings,
+    stopping: tokio::sync::watch::Receiver<bool>,
+    ready: tokio::sync::oneshot::Sender<Result<(), String>>,
+    done: tokio::sync::oneshot::Sender<()>,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new()
+        .name(format!("rolegate-serve-{index}"))
+        .spawn(move || {
+            runtime.block_on(async move {
+                let config = base.config.clone();
+                let store = match store::connect(&config.database_url, pool, config.limits).await {
+                    Ok(store) => store,
+                    Err(e) => {
+                        let _ = ready.send(Err(format!("DATABASE_URL: cannot open the store: {e}")));
+                        return;
+                    }
+                };
+                let listener = match listener
+                    .set_nonblocking(true)
+                    .and_then(|()| TcpListener::from_std(listener))
+                {
+                    Ok(listener) => listener,
+                    Err(e) => {
+                        let _ = ready.send(Err(format!("ROLEGATE_LISTEN: {e}")));
+                        return;
+                    }
+                };
+                base.metrics.add_lane_store(store.clone());
+                let state = AppState {
+                    store: store.clone(),
+                    ..base
+                };
+                let _ = ready.send(Ok(()));
+                let mut stopping = stopping;
+                let shutdown = async move {
+                    let _ = stopping.wait_for(|stop| *stop).await;
+                };
+                if let Err(err) = crate::connection::serve(listener, router(state), config.timeouts, shutdown).await {
+                    tracing::error!(error = %err, thread = index, "a serving thread failed");
+                }
+                store.close().await;
+            });
+            let _ = done.send(());
+        })?;
+    Ok(())
+}
+
+/// Serves on `listeners`, one serving thread each, until `shutdown` resolves; background work
+/// runs here, with `state`'s store.
+async fn serve_on_threads(
+    listeners: Vec<std::net::TcpListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let threads = listeners.len();
+    // The pool is shared out between the threads (at least one connection each).
+    let mut pool = state.config.pool;
+    pool.max_connections = (pool.max_connections / threads as u32).max(1);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut readies = Vec::with_capacity(threads);
+    let mut dones = Vec::with_capacity(threads);
+    for (index, listener) in listeners.into_iter().enumerate() {
+        let (ready, is_ready) = tokio::sync::oneshot::channel();
+        let (done, is_done) = tokio::sync::oneshot::channel();
+        spawn_lane(index, listener, state.clone(), pool, stopping.clone(), ready, done)?;
+        readies.push(is_ready);
+        dones.push(is_done);
+    }
+    for ready in readies {
+        if let Err(err) = ready
+            .await
+            .unwrap_or_else(|_| Err("a serving thread stopped at start".to_owned()))
+        {
+            let _ = stop.send(true);
+            return Err(err.into());
+        }
+    }
+    let background = Background::start(&state);
+    shutdown.await;
+    let _ = stop.send(true);
+    for done in dones {
+        let _ = done.await;
+    }
+    background.stop().await;
+    Ok(())
 }
 
 /// Builds the state from configuration: opens the store (applying migrations) and the keys.
@@ -232,10 +374,21 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
     let grace = config.shutdown_grace;
     let state = build_state(config, Arc::new(SystemClock)).await?;
     let store = state.store.clone();
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("ROLEGATE_LISTEN: cannot listen on {listen}: {e}"))?;
-    tracing::info!(address = %listener.local_addr()?, store = state.store.backend(), "rolegate listening");
+    // On Postgres, one serving thread per core (each its own runtime, listener and pool);
+    // SQLite, whose one writer is shared, serves from the one multi-threaded runtime.
+    let threads = if state.store.backend() == "postgres" {
+        state.config.serve_threads
+    } else {
+        0
+    };
+    let listeners =
+        bind_shared(listen, threads.max(1)).map_err(|e| format!("ROLEGATE_LISTEN: cannot listen on {listen}: {e}"))?;
+    tracing::info!(
+        address = %listeners[0].local_addr()?,
+        store = state.store.backend(),
+        serving_threads = threads,
+        "rolegate listening"
+    );
     // Metrics on a listener of their own, never through the API's port.
     let (metrics_stop, metrics_stopping) = tokio::sync::oneshot::channel::<()>();
     if let Some(address) = state.config.metrics_listen {
@@ -261,7 +414,16 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
         shutdown_signal().await;
         let _ = signalled.send(());
     };
-    let server = serve(listener, state, shutdown);
+    let server = async move {
+        if threads == 0 {
+            let listener = listeners.into_iter().next().expect("one listener");
+            listener.set_nonblocking(true)?;
+            serve(TcpListener::from_std(listener)?, state, shutdown).await?;
+            Ok(())
+        } else {
+            serve_on_threads(listeners, state, shutdown).await
+        }
+    };
     tokio::pin!(server);
     tokio::select! {
         served = &mut server => served?,

@@ -48,6 +48,10 @@ pub struct Config {
     pub platform: PlatformConfig,
     /// `ROLEGATE_LOG_RETENTION_LINES` (default 10000): lines kept per app.
     pub log_retention_lines: u32,
+    /// `ROLEGATE_SERVE_THREADS` (default: the number of cores): on Postgres, the threads that
+    /// serve requests, each with its own single-threaded runtime, listener (`SO_REUSEPORT`)
+    /// and share of the pool; `0` serves from one multi-threaded runtime, as on SQLite.
+    pub serve_threads: usize,
     /// `ROLEGATE_LOG_RETENTION_SECONDS` (default 7 days): age of the oldest log line and metric sample kept.
     pub log_retention: TimeDelta,
     /// `ROLEGATE_STALE_AFTER_DAYS` (default 90): the access review's window of use.
@@ -267,6 +271,14 @@ impl Config {
         if platform_token.as_ref().is_some_and(|t| t.len() < 32) {
             return Err(err("ROLEGATE_PLATFORM_TOKEN", "must be at least 32 characters"));
         }
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let serve_threads = number(
+            "ROLEGATE_SERVE_THREADS",
+            var("ROLEGATE_SERVE_THREADS"),
+            0..=256,
+            "",
+            cores,
+        )?;
         let log_retention_lines = number(
             "ROLEGATE_LOG_RETENTION_LINES",
             var("ROLEGATE_LOG_RETENTION_LINES"),
@@ -327,6 +339,7 @@ impl Config {
                 dispatch_backoff: millis("ROLEGATE_DISPATCH_BACKOFF_MS", 1_000)?,
             },
             log_retention_lines,
+            serve_threads,
             log_retention: seconds("ROLEGATE_LOG_RETENTION_SECONDS", 7 * 86_400)?,
             database_url,
             listen,
