@@ -268,7 +268,7 @@ def walk(p, downloads):
     invitations = d.find_element(By.CSS_SELECTOR, "table.invitations").text
     assert LIMITED in invitations and "Limited collaborator" in invitations and "pending" in invitations, invitations
     assert UNUSED in invitations and "Collaborator" in invitations, invitations
-    p.shot("app-owner", top="section[aria-labelledby='s-Members']")
+    p.shot("app-owner")
 
     # Signing out revokes the console's token.
     p.click("Sign out")
@@ -302,7 +302,7 @@ def walk(p, downloads):
     p.sees("Redeploy of main requested")
     deployments = d.find_element(By.CSS_SELECTOR, "table.deployments").text
     assert "main" in deployments and "redeploy" in deployments and LIMITED in deployments, deployments
-    p.shot("app-limited-collaborator", top="section[aria-labelledby='s-Members']")
+    p.shot("app-limited-collaborator", top="h1")
     # A 404 on an app reads the same whether it exists or not.
     d.get(BASE + "/#/apps/no-such-app")
     p.sees("app not found")

@@ -82,10 +82,10 @@ export async function appPage(ref) {
     : null;
   if (members.reload) sections.push(members);
   if (invitations) sections.push(invitations);
-  const variables = can("variables.list_names") ? section("Variables", (el) => variablesView(app, can, el)) : null;
-  if (variables) sections.push(variables);
   const deployments = can("deployments.read") ? section("Deployments", (el) => deploymentsView(app, can, el)) : null;
   if (deployments) sections.push(deployments);
+  const variables = can("variables.list_names") ? section("Variables", (el) => variablesView(app, can, el)) : null;
+  if (variables) sections.push(variables);
   const activity = can("events.read") ? section("Activity", () => activityView(app)) : null;
   if (activity) sections.push(activity);
 
@@ -105,7 +105,7 @@ export async function appPage(ref) {
         out.error(err);
       }
     })) : null,
-    settings, members, invitations, variables, deployments, activity);
+    settings, members, invitations, deployments, variables, activity);
 }
 
 /** The caller's own membership id: from the member list, or (without `collaborators.read`) from
@@ -200,7 +200,7 @@ async function invitationsView(app, can, sectionEl) {
   const out = messages();
   const parts = [];
   if (can("collaborators.invite")) {
-    parts.push(form({ class: "card", "aria-label": "Invite someone" }, [
+    parts.push(form({ class: "card inline", "aria-label": "Invite someone" }, [
       field("Email", { type: "email", name: "email", required: true, autocomplete: "off" }),
       select("Role", "role", [["collaborator", "Collaborator"], ["limited_collaborator", "Limited collaborator"]], "limited_collaborator"),
       field("Access expires (optional)", { type: "datetime-local", name: "expires" },
