@@ -12,7 +12,9 @@ Postgres database. The walk-through of README, by clicking:
    what a real database holds once that time has passed; the server's clock is not touched;
 4. the owner signs in, opens the access review, sees the `stale_member` finding of the unused
    member, previews and applies its remediation (removal, through POST /v1/access-review/apply),
-   and downloads the CSV, which no longer lists them.
+   and downloads the CSV, which no longer lists them;
+5. the limited collaborator turns two-factor authentication on (through the API) and signs in
+   again: the page asks for the one-time code, and a recovery code gets them in.
 
 Each step asserts what the page shows. Also: the page's headers (CSP, Referrer-Policy,
 X-Frame-Options), the total size of the embedded assets gzipped (under 100 KB), no cookie ever
@@ -28,10 +30,13 @@ PORT (default 18900), SCREENSHOTS (directory). Needs Debian's `chromium` and
 
 import base64
 import gzip
+import hashlib
+import hmac
 import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -90,6 +95,14 @@ def psql(*sql, database="postgres"):
     for s in sql:
         args += ["-c", s]
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def totp(secret_b32):
+    """The current RFC 6238 code of a base32 secret (HMAC-SHA-1, 6 digits, 30 s)."""
+    key = base64.b32decode(secret_b32.upper() + "=" * (-len(secret_b32) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    return f"{(struct.unpack('>I', mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
 
 
 def wait_for_health(seconds=60):
@@ -370,6 +383,22 @@ def walk(p, downloads):
     p.heading("API tokens")
     p.sees("console (this console)")
     p.no_cookie()
+    p.click("Sign out")
+    p.heading("Sign in")
+
+    # 5. With two-factor authentication on, signing in asks for the one-time code.
+    carol = must(201, request("POST", "/v1/tokens", basic=f"{LIMITED}:{PASSWORD}"), "token")["token"]
+    secret = must(201, request("POST", "/v1/users/self/tfa", token=carol), "enrol")["secret"]
+    codes = must(200, request("POST", "/v1/users/self/tfa/confirm", token=carol, body={"code": totp(secret)}),
+                 "confirm")["recovery_codes"]
+    p.fill("Email", LIMITED)
+    p.fill("Password", PASSWORD)
+    p.click("Sign in")
+    p.sees("this account has two-factor authentication on")
+    p.fill("One-time code", codes[0])
+    p.click("Sign in")
+    p.heading("Apps")
+    p.link(APP)
 
 
 def main():
