@@ -382,6 +382,25 @@ def walk(p, downloads):
     p.link("API tokens").click()
     p.heading("API tokens")
     p.sees("console (this console)")
+    # A scoped token: one permission, one app; shown once; then revoked.
+    p.fill("Token name", "ci-redeploy")
+    Select(p.labelled("Permissions (none selected: no limit)")).select_by_value("deployments.redeploy_default")
+    Select(p.labelled("Apps (none selected: every app)")).select_by_value(APP)
+    p.fill("Your password", PASSWORD)
+    p.click("Create token")
+    p.sees("Token ci-redeploy created")
+    scoped = p.labelled("New token").get_attribute("value")
+    assert scoped.startswith("rg_"), scoped
+    tokens = p.d.find_element(By.CSS_SELECTOR, "table[aria-label='API tokens']").text
+    assert "ci-redeploy" in tokens and "deployments.redeploy_default" in tokens and APP in tokens, tokens
+    must(202, request("POST", f"/v1/apps/{APP}/deployments/redeploy", token=scoped), "redeploy with the scoped token")
+    status, _, body = request("GET", f"/v1/apps/{APP}/variables", token=scoped)
+    assert status == 403 and json.loads(body)["required_permission"] == "variables.list_names", (status, body)
+    p.shot("tokens")
+    p.click("Revoke", within="//tr[td[starts-with(normalize-space(), 'ci-redeploy')]]/td")
+    p.wait(lambda d: "ci-redeploy" not in d.find_element(By.CSS_SELECTOR, "table[aria-label='API tokens']").text,
+           "the scoped token to be revoked")
+    assert request("GET", "/v1/apps", token=scoped)[0] == 401
     p.no_cookie()
     p.click("Sign out")
     p.heading("Sign in")
