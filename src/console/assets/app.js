@@ -262,6 +262,11 @@ async function route() {
   }
 }
 
+// The skip link moves focus; following it would change the hash, which is the route.
+document.querySelector(".skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
 window.addEventListener("hashchange", route);
 window.addEventListener("rolegate:signed-out", () => {
   navigation();
