@@ -71,6 +71,9 @@ pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
         .on_response(DefaultOnResponse::new().level(Level::INFO));
     routes
         .route_layer(from_fn_with_state(state.clone(), authorize))
+        // After the authorization layer, which refuses any route missing from the route table:
+        // the console's static files are not API routes (see `crate::console`).
+        .merge(crate::console::routes())
         .fallback(|| async { ApiError::NotFound("no such route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -10,6 +10,7 @@ mod authorization;
 mod cli;
 mod collaborators;
 mod connections;
+mod console;
 mod contract;
 mod databases;
 mod docs;

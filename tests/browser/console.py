@@ -1,0 +1,511 @@
+#!/usr/bin/env python3
+"""The web console (issue 15) in a real headless Chromium, against a rolegate binary on a fresh
+Postgres database. The walk-through of README, by clicking:
+
+1. an owner signs up, creates an app, sets a variable, and invites a limited collaborator (the
+   role the invite form selects by default) and a collaborator, copying each invitation link;
+2. the limited collaborator opens the link, signs up there, accepts, and sees the app without
+   the member list or its controls and without variable values; they redeploy the default
+   branch and see the deployment; an app they are not in reads "app not found";
+3. the collaborator accepts through the API and then never uses the app: their membership is
+   dated 120 days back in the database (the review's window is 90 days by default), which is
+   what a real database holds once that time has passed; the server's clock is not touched;
+4. the owner signs in, opens the access review, sees the `stale_member` finding of the unused
+   member, previews and applies its remediation (removal, through POST /v1/access-review/apply),
+   and downloads the CSV, which no longer lists them;
+5. the limited collaborator turns two-factor authentication on (through the API) and signs in
+   again: the page asks for the one-time code, and a recovery code gets them in; then they leave
+   the app.
+
+Each step asserts what the page shows. Also: the page's headers (CSP, Referrer-Policy,
+X-Frame-Options), the total size of the embedded assets gzipped (under 100 KB), no cookie ever
+set, signing out revokes the console's token, and no internal error in the server's log.
+Screenshots of each page go to target/browser-screenshots/. Prints the time to the first
+render. Cleans up the server, the database and the browser, even on failure.
+
+Usage: tests/browser/console.py [path/to/rolegate] (default target/release/rolegate).
+Environment: PG (server URL without database, default postgres://postgres@127.0.0.1:5432),
+PORT (default 18900), SCREENSHOTS (directory). Needs Debian's `chromium` and
+`chromium-driver`, `pip install selenium==4.50.0`, and psql.
+"""
+
+import base64
+import gzip
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target/release/rolegate"))
+PG = os.environ.get("PG", "postgres://postgres@127.0.0.1:5432")
+DB = "rolegate_browser"
+PORT = int(os.environ.get("PORT", "18900"))
+BASE = f"http://127.0.0.1:{PORT}"
+SHOTS = os.path.abspath(os.environ.get("SCREENSHOTS", os.path.join(ROOT, "target/browser-screenshots")))
+PASSWORD = "correct horse battery staple"
+APP = "web-shop"
+OWNER, LIMITED, UNUSED = "ada@example.com", "carol@example.com", "dave@example.com"
+SECRET_VALUE = "postgres://shop:s3cret-value@db.internal/shop"
+WAIT = 10
+
+
+def request(method, path, token=None, body=None, basic=None):
+    headers = {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["content-type"] = "application/json"
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    if basic:
+        headers["authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
+    req = urllib.request.Request(BASE + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=15) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+def must(expected, answer, what):
+    status, _, body = answer
+    assert status == expected, f"{what}: {status} {body[:300]!r}"
+    return json.loads(body) if body else None
+
+
+def psql(*sql, database="postgres"):
+    args = ["psql", f"{PG}/{database}", "-qAt", "-v", "ON_ERROR_STOP=1"]
+    for s in sql:
+        args += ["-c", s]
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def totp(secret_b32):
+    """The current RFC 6238 code of a base32 secret (HMAC-SHA-1, 6 digits, 30 s)."""
+    key = base64.b32decode(secret_b32.upper() + "=" * (-len(secret_b32) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    return f"{(struct.unpack('>I', mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def wait_for_health(seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(BASE + "/readyz", timeout=2):
+                return True
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.2)
+    return False
+
+
+def check_assets():
+    """The page's headers, and every file it loads (modules followed through their imports)."""
+    status, headers, html = request("GET", "/")
+    assert status == 200, status
+    csp = headers.get("content-security-policy", "")
+    for part in ("script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"):
+        assert part in csp, (part, csp)
+    assert "unsafe-inline" not in csp, csp
+    assert headers.get("referrer-policy") == "no-referrer", headers
+    assert headers.get("x-frame-options") == "DENY", headers
+    assert headers.get("content-type", "").startswith("text/html"), headers
+    seen, todo = {"/": html}, re.findall(rb'(?:src|href)="(/console/[^"]+)"', html)
+    todo = [t.decode() for t in todo]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        status, headers, body = request("GET", path)
+        assert status == 200, (path, status)
+        assert headers.get("content-security-policy") == csp, path
+        seen[path] = body
+        for imported in re.findall(rb'from "\./([^"]+)"', body):
+            todo.append("/console/" + imported.decode())
+    raw = sum(len(b) for b in seen.values())
+    zipped = sum(len(gzip.compress(b, 9)) for b in seen.values())
+    print(f"console assets: {len(seen)} files, {raw} bytes, {zipped} bytes gzipped (each file gzipped alone)")
+    assert zipped < 100 * 1024, zipped
+    assert len(seen) >= 6, sorted(seen)
+
+
+class Page:
+    """The browser, with the few ways the test finds things: by label, by button text, by heading."""
+
+    def __init__(self, driver):
+        self.d = driver
+        self.n = 0
+
+    def wait(self, condition, what, seconds=WAIT):
+        try:
+            # The page re-renders parts of itself: an element read mid-change is looked up again.
+            return WebDriverWait(self.d, seconds, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+        except TimeoutException:
+            self.shot("failure")
+            raise AssertionError(f"timed out waiting for {what}; page says: {self.text()[:1500]}")
+
+    def text(self):
+        return self.d.find_element(By.TAG_NAME, "body").text
+
+    def heading(self, text):
+        self.wait(EC.presence_of_element_located((By.XPATH, f"//h1[normalize-space()='{text}']")), f"heading {text}")
+
+    def sees(self, text, seconds=WAIT):
+        self.wait(lambda d: text in d.find_element(By.TAG_NAME, "body").text, f"text {text!r}", seconds)
+
+    def labelled(self, label, within="//main"):
+        el = self.wait(EC.presence_of_element_located((By.XPATH, f"{within}//label[normalize-space()='{label}']")),
+                       f"label {label}")
+        return self.d.find_element(By.ID, el.get_attribute("for"))
+
+    def fill(self, label, value, within="//main"):
+        el = self.labelled(label, within)
+        el.clear()
+        el.send_keys(value)
+        return el
+
+    def button(self, text, within="/"):
+        return self.wait(EC.element_to_be_clickable((By.XPATH, f"{within}/button[normalize-space()='{text}']")),
+                         f"button {text}")
+
+    def click(self, text, within="/"):
+        self.button(text, within).click()
+
+    def link(self, text):
+        return self.wait(EC.element_to_be_clickable((By.XPATH, f"//a[normalize-space()='{text}']")), f"link {text}")
+
+    def shot(self, name, top=None):
+        """A screenshot of the viewport (1280×800), scrolled to the element `top` selects if any."""
+        if top:
+            self.d.execute_script("document.querySelector(arguments[0]).scrollIntoView()", top)
+        else:
+            self.d.execute_script("window.scrollTo(0, 0)")
+        self.n += 1
+        path = os.path.join(SHOTS, f"{self.n:02d}-{name}.png")
+        self.d.save_screenshot(path)
+        return path
+
+    def no_cookie(self):
+        assert self.d.get_cookies() == [], self.d.get_cookies()
+        assert self.d.execute_script("return document.cookie") == ""
+
+
+def browser(downloads):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
+                "--disable-gpu", "--no-first-run", "--disable-extensions"):
+        options.add_argument(arg)
+    options.add_experimental_option("prefs", {
+        "download.default_directory": downloads,
+        "download.prompt_for_download": False,
+    })
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    # The viewport, not the window, is 1280×800: screenshots are that size.
+    chrome = driver.execute_script("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]")
+    driver.set_window_size(1280 + chrome[0], 800 + chrome[1])
+    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
+    return driver
+
+
+def walk(p, downloads):
+    d = p.d
+    # 1. The owner signs up and creates an app.
+    started = time.monotonic()
+    d.get(BASE + "/")
+    p.labelled("Email")
+    p.button("Sign in")
+    first_render = time.monotonic() - started
+    paint = d.execute_script(
+        "const p = performance.getEntriesByName('first-contentful-paint')[0]; return p ? p.startTime : null")
+    painted = f" (first contentful paint at {paint:.0f} ms)" if paint is not None else ""
+    print(f"first render: sign-in form shown {first_render * 1000:.0f} ms after navigation started{painted}")
+    p.shot("sign-in")
+    # The keyboard: each page takes the focus when it renders; the skip link, followed with
+    # Enter, moves focus to the page without changing the route (the hash).
+    assert d.switch_to.active_element.get_attribute("id") == "main"
+    url = d.current_url
+    d.execute_script("document.querySelector('.skip').focus()")
+    d.switch_to.active_element.send_keys(Keys.ENTER)
+    assert d.switch_to.active_element.get_attribute("id") == "main"
+    assert d.current_url == url, d.current_url
+    p.heading("Sign in")
+    p.link("Sign up").click()
+    p.heading("Sign up")
+    p.fill("Email", OWNER)
+    p.fill("Password", PASSWORD)
+    p.click("Sign up")
+    p.heading("Apps")
+    p.sees("You are not a member of any app yet")
+    p.no_cookie()
+    stored = d.execute_script("return JSON.parse(sessionStorage.getItem('rolegate.console.session'))")
+    assert stored and stored["token"].startswith("rg_") and stored["email"] == OWNER, stored
+    hours = (time.mktime(time.strptime(stored["expires_at"][:19], "%Y-%m-%dT%H:%M:%S")) - time.mktime(time.gmtime())) / 3600
+    assert 11.5 < hours <= 12.1, stored["expires_at"]
+    p.fill("App name", APP)
+    p.click("Create app")
+    p.heading(APP)
+    p.sees("Your role: Owner")
+    members = p.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "table.members")), "members table")
+    headers = [th.text for th in members.find_elements(By.CSS_SELECTOR, "thead th")]
+    assert headers[:5] == ["Email", "Role", "2FA", "Last used", "Access expires"], headers
+    assert OWNER in members.text and "Owner" in members.text, members.text
+    p.sees("No variables.")
+    p.fill("Variable name", "DATABASE_URL")
+    p.fill("Value", SECRET_VALUE)
+    p.click("Set variable")
+    p.sees(SECRET_VALUE)
+
+    # The invite form: Email, Role (no Owner; Limited collaborator selected), Send invitation.
+    role = Select(p.labelled("Role"))
+    assert [o.text for o in role.options] == ["Collaborator", "Limited collaborator"], [o.text for o in role.options]
+    assert role.first_selected_option.text == "Limited collaborator"
+    links = {}
+    for email, role_text in ((LIMITED, None), (UNUSED, "Collaborator")):
+        p.fill("Email", email, within="//form[@aria-label='Invite someone']")
+        if role_text:
+            Select(p.labelled("Role")).select_by_visible_text(role_text)
+        p.click("Send invitation")
+        p.sees(f"Invitation sent to {email}")
+        link = p.labelled("Invitation link").get_attribute("value")
+        assert link.startswith(f"{BASE}/invitations/accept#token=rgi_"), link
+        links[email] = link
+    invitations = d.find_element(By.CSS_SELECTOR, "table.invitations").text
+    assert LIMITED in invitations and "Limited collaborator" in invitations and "pending" in invitations, invitations
+    assert UNUSED in invitations and "Collaborator" in invitations, invitations
+    p.shot("app-owner")
+
+    # Signing out revokes the console's token.
+    p.click("Sign out")
+    p.heading("Sign in")
+    assert d.execute_script("return sessionStorage.getItem('rolegate.console.session')") is None
+    status, _, _ = request("GET", "/v1/users/self", token=stored["token"])
+    assert status == 401, f"the console's token still works after signing out: {status}"
+
+    # 2. The limited collaborator opens the link, signs up, accepts.
+    d.get(links[LIMITED])
+    p.heading("You are invited to an app")
+    assert "#token=" not in d.current_url, d.current_url
+    p.click("Create an account instead")
+    p.fill("Email", LIMITED)
+    p.fill("Password", PASSWORD)
+    p.click("Sign up")
+    p.click("Accept invitation")
+    p.heading(APP)
+    p.sees("Your role: Limited collaborator")
+    p.sees("does not allow collaborators.read")
+    assert not d.find_elements(By.CSS_SELECTOR, "table.members"), "a limited collaborator sees the member list"
+    assert not d.find_elements(By.XPATH, "//button[normalize-space()='Send invitation']")
+    assert not d.find_elements(By.XPATH, "//button[normalize-space()='Remove']")
+    p.sees("Values are hidden")
+    variables = p.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "table.variables")), "variables table")
+    assert "DATABASE_URL" in variables.text, variables.text
+    assert SECRET_VALUE not in d.page_source, "a limited collaborator sees a variable's value"
+    assert not d.find_elements(By.XPATH, "//button[normalize-space()='Set variable']")
+    p.sees("No deployments yet.")
+    p.click("Redeploy default branch")
+    p.sees("Redeploy of main requested")
+    deployments = d.find_element(By.CSS_SELECTOR, "table.deployments").text
+    assert "main" in deployments and "redeploy" in deployments and LIMITED in deployments, deployments
+    p.shot("app-limited-collaborator", top="h1")
+    # A 404 on an app reads the same whether it exists or not.
+    d.get(BASE + "/#/apps/no-such-app")
+    p.sees("app not found")
+    p.link("Apps").click()
+    p.heading("Apps")
+    p.link(APP)
+    assert "Limited collaborator" in d.find_element(By.CSS_SELECTOR, "ul.apps").text
+    p.click("Sign out")
+    p.heading("Sign in")
+
+    # 3. The other invitee accepts through the API and never uses the app. Their membership
+    # is dated back past the review's window, as a real database would hold it by then.
+    must(201, request("POST", "/v1/users", body={"email": UNUSED, "password": PASSWORD}), "sign-up")
+    dave = must(201, request("POST", "/v1/tokens", basic=f"{UNUSED}:{PASSWORD}"), "token")["token"]
+    token = links[UNUSED].split("#token=", 1)[1]
+    must(200, request("POST", "/v1/invitations/accept", token=dave, body={"token": token}), "accept")
+    psql("update collaborators set created_at = created_at - interval '120 days' "
+         f"where user_id = (select id from users where email = '{UNUSED}')", database=DB)
+
+    # 4. The owner signs in (with the keyboard: Enter submits), reviews, remediates, downloads the CSV.
+    p.fill("Email", OWNER)
+    p.fill("Password", PASSWORD).send_keys(Keys.ENTER)
+    p.heading("Apps")
+    p.link(APP)
+    p.link("Access review").click()
+    p.heading("Access review")
+    row = p.wait(EC.presence_of_element_located((By.XPATH, f"//tr[@data-email='{UNUSED}']")), "the unused member's row")
+    assert "stale_member" in row.text and "has never used web-shop" in row.text, row.text
+    limited_row = d.find_element(By.XPATH, f"//tr[@data-email='{LIMITED}']")
+    assert "stale_member" not in limited_row.text, limited_row.text
+    table_headers = [th.text for th in d.find_elements(By.CSS_SELECTOR, "table.review thead th")][:8]
+    assert table_headers == ["App", "Role", "Status", "Last used", "Access expires", "2FA", "Findings", "Remediation"], table_headers
+    csv_link = p.link("Download CSV")
+    p.wait(lambda _: (csv_link.get_attribute("href") or "").startswith("blob:"), "the CSV to be ready")
+    Select(p.labelled("Group by")).select_by_visible_text("App")
+    p.wait(EC.presence_of_element_located((By.XPATH, f"//caption[normalize-space()='App {APP}']")), "grouped by app")
+    p.shot("access-review")
+    p.labelled(f"Remove {UNUSED} from {APP}").click()
+    p.click("Review selected changes")
+    p.sees("What will change")
+    changes = d.find_element(By.CSS_SELECTOR, "ul.changes").text
+    assert changes == f"Remove {UNUSED} from {APP}", changes
+    p.click("Apply changes")
+    p.sees(f"Applied 1 change: Remove {UNUSED} from {APP}.")
+    assert not d.find_elements(By.XPATH, f"//tr[@data-email='{UNUSED}']"), "the removed member is still listed"
+    csv_link = p.link("Download CSV")
+    p.wait(lambda _: (csv_link.get_attribute("href") or "").startswith("blob:"), "the CSV to be ready")
+    csv_link.click()
+    target = os.path.join(downloads, "access-review.csv")
+    p.wait(lambda _: os.path.exists(target) and os.path.getsize(target) > 0, "the CSV download")
+    with open(target, encoding="utf-8") as f:
+        csv_text = f.read()
+    assert csv_text.startswith("app,app_id,collaborator_id"), csv_text[:200]
+    assert LIMITED in csv_text and OWNER in csv_text and UNUSED not in csv_text, csv_text
+    print(f"downloaded access-review.csv: {len(csv_text.splitlines()) - 1} rows")
+    p.shot("access-review-applied")
+    # The removal is recorded as the review's.
+    must(200, request("GET", "/healthz"), "health")
+    p.d.get(BASE + f"/#/apps/{APP}")
+    p.heading(APP)
+    p.sees("collaborator.removed")
+    assert UNUSED not in d.find_element(By.CSS_SELECTOR, "table.members").text
+    p.link("API tokens").click()
+    p.heading("API tokens")
+    p.sees("console (this console)")
+    # A scoped token: one permission, one app; shown once; then revoked.
+    p.fill("Token name", "ci-redeploy")
+    Select(p.labelled("Permissions (none selected: no limit)")).select_by_value("deployments.redeploy_default")
+    Select(p.labelled("Apps (none selected: every app)")).select_by_value(APP)
+    p.fill("Your password", PASSWORD)
+    p.click("Create token")
+    p.sees("Token ci-redeploy created")
+    scoped = p.labelled("New token").get_attribute("value")
+    assert scoped.startswith("rg_"), scoped
+    tokens = p.d.find_element(By.CSS_SELECTOR, "table[aria-label='API tokens']").text
+    assert "ci-redeploy" in tokens and "deployments.redeploy_default" in tokens and APP in tokens, tokens
+    must(202, request("POST", f"/v1/apps/{APP}/deployments/redeploy", token=scoped), "redeploy with the scoped token")
+    status, _, body = request("GET", f"/v1/apps/{APP}/variables", token=scoped)
+    assert status == 403 and json.loads(body)["required_permission"] == "variables.list_names", (status, body)
+    p.shot("tokens")
+    p.click("Revoke", within="//tr[td[starts-with(normalize-space(), 'ci-redeploy')]]/td")
+    p.wait(lambda d: "ci-redeploy" not in d.find_element(By.CSS_SELECTOR, "table[aria-label='API tokens']").text,
+           "the scoped token to be revoked")
+    assert request("GET", "/v1/apps", token=scoped)[0] == 401
+    p.no_cookie()
+    p.click("Sign out")
+    p.heading("Sign in")
+
+    # 5. With two-factor authentication on, signing in asks for the one-time code.
+    carol = must(201, request("POST", "/v1/tokens", basic=f"{LIMITED}:{PASSWORD}"), "token")["token"]
+    secret = must(201, request("POST", "/v1/users/self/tfa", token=carol), "enrol")["secret"]
+    codes = must(200, request("POST", "/v1/users/self/tfa/confirm", token=carol, body={"code": totp(secret)}),
+                 "confirm")["recovery_codes"]
+    p.fill("Email", LIMITED)
+    p.fill("Password", PASSWORD)
+    p.click("Sign in")
+    p.sees("this account has two-factor authentication on")
+    p.fill("One-time code", codes[0])
+    p.click("Sign in")
+    p.heading("Apps")
+    # Leaving: without collaborators.read, the console finds its own membership in the timeline.
+    p.link(APP).click()
+    p.heading(APP)
+    p.click("Leave this app")
+    p.wait(EC.alert_is_present(), "the confirmation").accept()
+    p.heading("Apps")
+    p.sees("You are not a member of any app yet")
+
+
+def main():
+    if not os.path.exists(BIN):
+        print(f"{BIN} does not exist: build it first (cargo build --release)", file=sys.stderr)
+        return 1
+    for tool in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        if not os.path.exists(tool):
+            print(f"{tool} is missing (Debian: apt-get install chromium chromium-driver)", file=sys.stderr)
+            return 1
+    os.makedirs(SHOTS, exist_ok=True)
+    for old in os.listdir(SHOTS):
+        if old.endswith(".png"):
+            os.remove(os.path.join(SHOTS, old))
+    work = tempfile.mkdtemp(prefix="rolegate-browser-")
+    downloads = os.path.join(work, "downloads")
+    os.makedirs(downloads)
+    psql(f"drop database if exists {DB} with (force)", f"create database {DB}")
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": f"{PG}/{DB}",
+        "ROLEGATE_LISTEN": f"127.0.0.1:{PORT}",
+        "ROLEGATE_JWT_SECRET": "browser-test-secret-of-enough-length-0123",
+        "ROLEGATE_SECRETS_KEY": base64.b64encode(b"browser-test-secrets-key-32bytes").decode(),
+        "RUST_LOG": "warn",
+    })
+    for var in ("ROLEGATE_SMTP_URL", "ROLEGATE_PUBLIC_URL", "ROLEGATE_STALE_AFTER_DAYS"):
+        env.pop(var, None)
+    log_path = os.path.join(work, "server.log")
+    log = open(log_path, "w")
+    server = subprocess.Popen([BIN], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+    driver = None
+    ok = False
+    try:
+        if not wait_for_health():
+            print("rolegate did not start:\n" + open(log_path).read(), file=sys.stderr)
+            return 1
+        check_assets()
+        driver = browser(downloads)
+        page = Page(driver)
+        walk(page, downloads)
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "Content Security Policy" in e["message"]]
+        assert not errors, f"CSP violations: {errors}"
+        internal = [line for line in open(log_path) if "internal error" in line or "panicked" in line]
+        assert not internal, f"the server logged internal errors: {internal}"
+        ok = True
+    except Exception as err:  # noqa: BLE001 - reported, then everything is cleaned up
+        traceback.print_exc()
+        print(f"FAIL: {err}", file=sys.stderr)
+    finally:
+        if driver is not None:
+            try:
+                driver.quit()
+            except Exception as err:  # noqa: BLE001 - cleaning up whatever happened
+                print(f"closing the browser: {err}", file=sys.stderr)
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        try:
+            psql(f"drop database if exists {DB} with (force)")
+        except subprocess.CalledProcessError as err:
+            print(f"dropping {DB}: {err.stderr}", file=sys.stderr)
+        shutil.rmtree(work, ignore_errors=True)
+    shots = sorted(f for f in os.listdir(SHOTS) if f.endswith(".png"))
+    print(f"screenshots in {SHOTS}: {', '.join(shots)}")
+    print("browser walk-through: " + ("passed" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
