@@ -54,6 +54,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import client  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target/release/rolegate"))
 PG = os.environ.get("PG", "postgres://postgres@127.0.0.1:5432")
@@ -69,21 +72,8 @@ WAIT = 10
 
 
 def request(method, path, token=None, body=None, basic=None):
-    headers = {}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["content-type"] = "application/json"
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    if basic:
-        headers["authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
-    req = urllib.request.Request(BASE + path, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=15) as resp:
-            return resp.status, resp.headers, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers, err.read()
+    status, headers, body, _ = client.call(BASE + path, method, token, body, basic)
+    return status, headers, body
 
 
 def must(expected, answer, what):

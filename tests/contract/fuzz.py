@@ -29,8 +29,9 @@ import re
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import client  # noqa: E402
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/rolegate"
 PG = os.environ.get("PG", "postgres://postgres@127.0.0.1:5432")
@@ -50,23 +51,8 @@ CHECKS = ",".join([
 
 
 def request(method, path, token=None, body=None, basic=None):
-    headers = {}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["content-type"] = "application/json"
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    if basic:
-        headers["authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
-    req = urllib.request.Request(BASE + path, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=15) as resp:
-            raw = resp.read()
-            return resp.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        return err.code, json.loads(raw) if raw else None
+    status, _, raw, _ = client.call(BASE + path, method, token, body, basic)
+    return status, json.loads(raw) if raw and status else None
 
 
 def must(expected, result, what):

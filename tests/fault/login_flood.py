@@ -15,7 +15,6 @@ would do). Runs on SQLite in a temporary directory. Prints its figures and exits
 broken promise. Standard library only.
 """
 
-import base64
 import json
 import os
 import subprocess
@@ -23,8 +22,9 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import client  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/rolegate")
 PORT = int(os.environ.get("PORT", "18600"))
@@ -37,22 +37,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def request(method, path, token=None, body=None, basic=None, headers=None, timeout=30):
-    headers = dict(headers or {})
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["content-type"] = "application/json"
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    if basic:
-        headers["authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
-    req = urllib.request.Request(BASE + path, data=data, method=method, headers=headers)
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, dict(resp.headers), resp.read(), time.monotonic() - started
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read(), time.monotonic() - started
+    return client.call(BASE + path, method, token, body, basic, headers, timeout)
 
 
 def status_of(pid, field):

@@ -33,8 +33,9 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import client  # noqa: E402
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/rolegate"
 PORT = int(os.environ.get("PORT", "18510"))
@@ -226,24 +227,7 @@ class Cluster:
 # ---- rolegate and the load ---------------------------------------------------------------------
 
 def request(method, path, token=None, body=None, basic=None, timeout=15):
-    headers = {}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["content-type"] = "application/json"
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    if basic:
-        headers["authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
-    req = urllib.request.Request(BASE + path, data=data, method=method, headers=headers)
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, dict(resp.headers), resp.read(), time.monotonic() - started
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read(), time.monotonic() - started
-    except OSError as err:
-        return 0, {}, str(err).encode(), time.monotonic() - started
+    return client.call(BASE + path, method, token, body, basic, timeout=timeout)
 
 
 def switch_figures(name, switch, until, results, readyz, failures):

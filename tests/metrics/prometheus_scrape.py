@@ -13,7 +13,6 @@ temporary directory. Prints its figures and exits non-zero on any broken promise
 library only; needs `prometheus` and `promtool` on PATH.
 """
 
-import base64
 import json
 import os
 import shutil
@@ -25,6 +24,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import client  # noqa: E402
+
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/rolegate")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 API_PORT = int(os.environ.get("PORT", "18700"))
@@ -35,21 +37,8 @@ PASSWORD = "correct horse battery staple"
 
 
 def request(method, url, token=None, body=None, basic=None):
-    headers = {}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["content-type"] = "application/json"
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    if basic:
-        headers["authorization"] = "Basic " + base64.b64encode(basic.encode()).decode()
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
+    status, _, body, _ = client.call(url, method, token, body, basic, timeout=30)
+    return status, body
 
 
 def wait_for(url, seconds=30):
