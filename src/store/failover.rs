@@ -146,15 +146,15 @@ pub fn options(
         .collect()
 }
 
+/// Whether the session takes writes: its server is not in recovery (a standby) and the session
+/// is not read-only. What `target_session_attrs=read-write` asks, and what `/readyz` checks.
+pub const TAKES_WRITES: &str = "select not pg_is_in_recovery() and current_setting('transaction_read_only') = 'off'";
+
 /// Whether a session on `conn` fits `attrs`.
 pub async fn fits(conn: &mut PgConnection, attrs: SessionAttrs) -> Result<bool, sqlx::Error> {
     match attrs {
         SessionAttrs::Any => Ok(true),
-        SessionAttrs::ReadWrite => {
-            sqlx::query_scalar("select not pg_is_in_recovery() and current_setting('transaction_read_only') = 'off'")
-                .fetch_one(conn)
-                .await
-        }
+        SessionAttrs::ReadWrite => sqlx::query_scalar(TAKES_WRITES).fetch_one(conn).await,
     }
 }
 

@@ -65,6 +65,11 @@ impl Host {
         }
     }
 
+    /// `host:port`, as the URL names it.
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     fn sessions(&self) -> usize {
         self.sessions.load(Ordering::SeqCst)
     }
@@ -201,10 +206,7 @@ async fn a_first_host_that_is_read_only_is_passed_over_when_writes_are_asked_for
     let standby = Host::start(upstream(admin_url)).await;
     standby.demote();
     let primary = Host::start(upstream(admin_url)).await;
-    let hosts = [
-        format!("127.0.0.1:{}", standby.port),
-        format!("127.0.0.1:{}", primary.port),
-    ];
+    let hosts = [standby.address(), primary.address()];
     let app = TestApp::spawn_reaching_database(backend, |url| multi_host(url, &hosts, "read-write")).await;
     let owner = app.signup("standby-first@example.com").await;
     app.create_app(&owner, "web").await;
@@ -236,10 +238,7 @@ async fn a_host_that_stops_taking_writes_is_left_for_the_next_without_a_restart(
     };
     let first = Host::start(upstream(admin_url)).await;
     let second = Host::start(upstream(admin_url)).await;
-    let hosts = [
-        format!("127.0.0.1:{}", first.port),
-        format!("127.0.0.1:{}", second.port),
-    ];
+    let hosts = [first.address(), second.address()];
     let app = TestApp::spawn_reaching_database(backend, |url| multi_host(url, &hosts, "read-write")).await;
     let owner = app.signup("failover@example.com").await;
     app.create_app(&owner, "web").await;

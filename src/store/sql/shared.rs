@@ -220,11 +220,9 @@ impl crate::store::Store for Backend {
         if super::NAME == "postgres" {
             // A standby, or a primary turned read-only, takes no writes: not ready, so a load
             // balancer sends the traffic elsewhere.
-            let writable: bool = sqlx::query_scalar(
-                "select not pg_is_in_recovery() and current_setting('transaction_read_only') = 'off'",
-            )
-            .fetch_one(self.reader())
-            .await?;
+            let writable: bool = sqlx::query_scalar(crate::store::failover::TAKES_WRITES)
+                .fetch_one(self.reader())
+                .await?;
             if !writable {
                 return Err(crate::store::StoreError::ReadOnly);
             }
