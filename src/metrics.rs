@@ -171,6 +171,9 @@ pub struct Metrics {
     deliveries: Family<DeliveryLabels, Counter>,
     logins: Family<ResultLabels, Counter>,
     hashing: Gauge,
+    /// Totals read off the stores at scrape time (see [`crate::store::PoolStatus`]).
+    access_checks: Counter,
+    access_queries: Counter,
     /// The stores of the serving threads, whose pools the pool gauge adds up (see
     /// `crate::server`); the state's own store is counted too.
     lane_stores: std::sync::Mutex<Vec<Arc<dyn crate::store::Store>>>,
@@ -217,6 +220,18 @@ impl Metrics {
             "db_pool_acquire_seconds",
             "Time to get a pooled connection for the authorization query (process-wide)",
             STORE.acquire.clone(),
+        );
+        let access_checks = Counter::default();
+        registry.register(
+            "db_access_checks",
+            "Access checks of requests on app routes (Postgres)",
+            access_checks.clone(),
+        );
+        let access_queries = Counter::default();
+        registry.register(
+            "db_access_queries",
+            "Queries that ran the access checks: fewer when concurrent checks were batched (Postgres)",
+            access_queries.clone(),
         );
         registry.register(
             "db_errors",
@@ -268,6 +283,8 @@ impl Metrics {
             deliveries,
             logins,
             hashing,
+            access_checks,
+            access_queries,
             lane_stores: std::sync::Mutex::default(),
         }
     }
@@ -347,7 +364,16 @@ impl Metrics {
             .fold(state.store.pool_status(), |all, lane| crate::store::PoolStatus {
                 idle: all.idle + lane.idle,
                 in_use: all.in_use + lane.in_use,
+                access_checks: all.access_checks + lane.access_checks,
+                access_queries: all.access_queries + lane.access_queries,
             });
+        // The stores count; the counters catch up with them.
+        for (counter, total) in [
+            (&self.access_checks, pool.access_checks),
+            (&self.access_queries, pool.access_queries),
+        ] {
+            counter.inner().fetch_max(total, std::sync::atomic::Ordering::Relaxed);
+        }
         self.pool
             .get_or_create(&StateLabels { state: "idle" })
             .set(i64::from(pool.idle));
@@ -559,6 +585,8 @@ mod tests {
             "rolegate_http_request_duration_seconds_bucket{le=\"0.002\",method=\"GET\",route=\"/v1/apps/{app}\"} 1",
             "rolegate_authz_decisions_total{permission=\"app.read\",outcome=\"allowed\"} 1",
             "rolegate_db_pool_acquire_seconds",
+            "rolegate_db_access_checks_total",
+            "rolegate_db_access_queries_total",
             "rolegate_outbox_deliveries_total",
             "rolegate_login_attempts_total{result=\"wrong_password\"} 1",
             "rolegate_password_hashing_in_flight",

@@ -276,9 +276,11 @@ async fn serve_on_threads(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let threads = listeners.len();
-    // The pool is shared out between the threads (at least one connection each).
+    // The pool is shared out between the threads (at least one connection each), and each
+    // thread's access checks, batched, flow through one connection of its own.
     let mut pool = state.config.pool;
     pool.max_connections = (pool.max_connections / threads as u32).max(1);
+    pool.access_connections = 1;
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut readies = Vec::with_capacity(threads);
     let mut dones = Vec::with_capacity(threads);

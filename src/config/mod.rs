@@ -351,6 +351,7 @@ impl Config {
             cors_origins,
             pool: PoolSettings {
                 max_connections,
+                access_connections: crate::store::cores(),
                 acquire_timeout: millis("ROLEGATE_DB_ACQUIRE_TIMEOUT_MS", 2_000)?,
                 statement_timeout: millis("ROLEGATE_DB_STATEMENT_TIMEOUT_MS", 5_000)?,
             },

@@ -34,13 +34,12 @@ macro_rules! live_token {
     };
 }
 
-/// The access check behind every app route: the caller, the app, the caller's membership
-/// and when they last used the route's permission, in one round trip. `$1` is the
-/// credential, `$2` the time, `$3` the app, `$4` the permission.
-macro_rules! access_sql {
-    ($credential:literal, $app:literal) => {
+/// The columns of the access check behind every app route: the caller (`u`, `t`), the app
+/// (`a`), the caller's membership (`m`), the app's owner (`ou`) and when the caller last used
+/// the route's permission (`pu`). Decodes as `AccessRow`; pairs with [`access_joins!`].
+macro_rules! access_columns {
+    () => {
         concat!(
-            "select ",
             $crate::store::columns::caller_columns!(),
             ", \
                a.id as app_id, a.name as app_name, a.default_branch, \
@@ -49,17 +48,40 @@ macro_rules! access_sql {
                (select p.name from apps p where p.id = a.parent_id) as parent_name, \
                ou.id as owner_id, ou.email as owner_email, \
                m.id as membership_id, m.role as role, m.access_expires_at, \
-               m.last_used_at as membership_last_used_at, pu.last_used_at as permission_last_used_at \
-             from api_tokens t \
-             join users u on u.id = t.user_id \
-             left join apps a on ",
+               m.last_used_at as membership_last_used_at, pu.last_used_at as permission_last_used_at"
+        )
+    };
+}
+
+/// The joins from the caller's user `u` and the app `a` to the rest of [`access_columns!`];
+/// `$permission` is the route's permission.
+macro_rules! access_joins {
+    ($permission:literal) => {
+        concat!(
+            " left join collaborators m on m.app_id = a.id and m.user_id = u.id \
+              left join collaborators o on o.app_id = a.id and o.role = 'owner' \
+              left join users ou on ou.id = o.user_id \
+              left join permission_usage pu on pu.membership_id = m.id and pu.permission = ",
+            $permission,
+            " "
+        )
+    };
+}
+
+/// The access check of one request, in one round trip: `$1` is the credential, `$2` the
+/// time, `$3` the app, `$4` the permission. (Postgres runs the same check for a batch of
+/// requests at once: `store/access_batch.rs`.)
+macro_rules! access_sql {
+    ($credential:literal, $app:literal) => {
+        concat!(
+            "select ",
+            $crate::store::columns::access_columns!(),
+            " from api_tokens t \
+              join users u on u.id = t.user_id \
+              left join apps a on ",
             $app,
-            " \
-             left join collaborators m on m.app_id = a.id and m.user_id = u.id \
-             left join collaborators o on o.app_id = a.id and o.role = 'owner' \
-             left join users ou on ou.id = o.user_id \
-             left join permission_usage pu on pu.membership_id = m.id and pu.permission = $4 \
-             where ",
+            $crate::store::columns::access_joins!("$4"),
+            " where ",
             $credential,
             $crate::store::columns::live_token!()
         )
@@ -113,6 +135,6 @@ macro_rules! request_columns {
 }
 
 pub(crate) use {
-    access_sql, addon_columns, app_columns, app_from, caller_columns, collaborator_select, deployment_columns,
-    invitation_select, live_token, order_columns, request_columns,
+    access_columns, access_joins, access_sql, addon_columns, app_columns, app_from, caller_columns,
+    collaborator_select, deployment_columns, invitation_select, live_token, order_columns, request_columns,
 };

@@ -7,6 +7,7 @@
 //! pool set-up, migrations, row locks — lives in `postgres.rs` and `sqlite.rs`. The backend
 //! is chosen by the scheme of `DATABASE_URL`.
 
+mod access_batch;
 mod access_pool;
 mod accounts;
 mod addons;
@@ -188,6 +189,11 @@ pub struct PoolStatus {
     pub idle: u32,
     /// Handed out to a query or a transaction.
     pub in_use: u32,
+    /// Access checks of requests so far (Postgres; 0 on SQLite).
+    pub access_checks: u64,
+    /// Queries that ran them: fewer than the checks when concurrent ones were batched
+    /// (Postgres; 0 on SQLite).
+    pub access_queries: u64,
 }
 
 /// Gets a connection from `pool`, timing the wait (`rolegate_db_pool_acquire_seconds`).
@@ -243,6 +249,10 @@ impl Default for Limits {
 pub struct PoolSettings {
     /// Largest number of connections (Postgres) or readers (SQLite).
     pub max_connections: u32,
+    /// Postgres: connections of the access checks, beside the pool. Concurrent checks are
+    /// batched onto them, so one per core keeps each core's checks flowing: one per serving
+    /// thread, or one per core when one runtime serves them all.
+    pub access_connections: u32,
     /// Longest wait for a free connection before answering 503.
     pub acquire_timeout: Duration,
     /// Longest a statement may run (Postgres `statement_timeout`, SQLite busy timeout).
@@ -253,10 +263,16 @@ impl Default for PoolSettings {
     fn default() -> Self {
         PoolSettings {
             max_connections: 16,
+            access_connections: cores(),
             acquire_timeout: Duration::from_secs(2),
             statement_timeout: Duration::from_secs(5),
         }
     }
+}
+
+/// The cores this process may run on.
+pub fn cores() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
 }
 
 /// Opens the store named by `url` (`postgres://…` or `sqlite://…`) and applies migrations.

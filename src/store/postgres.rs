@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use tokio::sync::Notify;
 
+use super::access_batch::{AccessBatcher, AccessKey};
 use super::access_pool::AccessPool;
 use super::failover::{self, Failover, SessionAttrs};
 use super::{PoolSettings, StoreError, StoreResult};
@@ -17,8 +18,9 @@ pub struct PgStore {
     /// The hosts of a multi-host `DATABASE_URL`; its watcher stops when the last clone of
     /// the store is dropped.
     _failover: Option<Arc<Failover>>,
-    /// The connections of the access query, handed back in place (see [`AccessPool`]).
-    access: Arc<AccessPool>,
+    /// The access query's connections, handed back in place (see [`AccessPool`]), and the
+    /// checks of concurrent requests batched onto them (see [`AccessBatcher`]).
+    access: Arc<AccessBatcher>,
     /// The quotas enforced in write transactions.
     pub(crate) limits: super::Limits,
 }
@@ -77,13 +79,13 @@ impl PgStore {
         }
         let pool = pool.connect_with(options).await?;
         let attrs = failover.as_ref().map_or(SessionAttrs::Any, |f| f.attrs());
-        let access = Arc::new(AccessPool::new(
+        let access = Arc::new(AccessBatcher::new(AccessPool::new(
             pool.clone(),
-            settings.max_connections.div_ceil(2),
+            settings.access_connections.max(1),
             attrs,
             settings.acquire_timeout,
             failover.as_ref().map(|_| wake.clone()),
-        ));
+        )));
         if let Some(failover) = &failover {
             tokio::spawn(Failover::watch(Arc::downgrade(failover), pool.clone(), wake));
         }
@@ -108,32 +110,20 @@ impl PgStore {
         &self.pool
     }
 
-    /// The row of the access query, on a connection of the access pool (timed as
-    /// `rolegate_db_pool_acquire_seconds`).
-    async fn fetch_access<'q, R, A>(
-        &self,
-        query: sqlx::query::QueryAs<'q, sqlx::Postgres, R, A>,
-    ) -> Result<Option<R>, sqlx::Error>
-    where
-        A: 'q + sqlx::IntoArguments<sqlx::Postgres> + Send,
-        R: Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
-    {
-        let started = std::time::Instant::now();
-        let mut lease = self.access.acquire().await?;
-        crate::metrics::STORE.acquired(started.elapsed());
-        let row = query.fetch_optional(lease.conn()).await?;
-        lease.release();
-        Ok(row)
+    /// The row of one request's access check, batched with the checks of concurrent requests
+    /// on a connection of the access pool (see [`AccessBatcher`]).
+    async fn fetch_access(&self, key: AccessKey<'_>) -> Result<Option<crate::store::models::AccessRow>, sqlx::Error> {
+        self.access.fetch(key).await
     }
 
-    /// The access pool's connections, idle and lent.
-    fn access_pool_status(&self) -> (u32, u32) {
+    /// The access pool's connections, idle and lent, and the checks and queries run so far.
+    fn access_pool_status(&self) -> super::PoolStatus {
         self.access.status()
     }
 
     /// Closes the access pool's connections.
     async fn close_access_pool(&self) {
-        self.access.close().await;
+        self.access.pool().close().await;
     }
 
     /// A transaction for a change; row locks (`for update`) serialise what must be.

@@ -72,22 +72,38 @@ impl SqliteStore {
         })
     }
 
-    /// The row of the access query, on a reader.
-    async fn fetch_access<'q, R, A>(
+    /// The row of one request's access check, on a reader (SQLite runs in process: there is
+    /// no round trip to save by batching).
+    async fn fetch_access(
         &self,
-        query: sqlx::query::QueryAs<'q, sqlx::Sqlite, R, A>,
-    ) -> Result<Option<R>, sqlx::Error>
-    where
-        A: 'q + sqlx::IntoArguments<sqlx::Sqlite> + Send,
-        R: Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
-    {
+        key: super::access_batch::AccessKey<'_>,
+    ) -> Result<Option<super::models::AccessRow>, sqlx::Error> {
+        use super::columns::access_sql;
+        use super::{AppRef, Credential};
+        let sql = match (key.credential, key.app) {
+            (Credential::Jwt { .. }, AppRef::Id(_)) => access_sql!("t.id = $1", "a.id = $3"),
+            (Credential::Jwt { .. }, AppRef::Name(_)) => access_sql!("t.id = $1", "a.name = $3"),
+            (Credential::ApiToken { .. }, AppRef::Id(_)) => access_sql!("t.token_hash = $1", "a.id = $3"),
+            (Credential::ApiToken { .. }, AppRef::Name(_)) => access_sql!("t.token_hash = $1", "a.name = $3"),
+        };
+        let query = sqlx::query_as(sql);
+        let query = match key.credential {
+            Credential::Jwt { token_id, .. } => query.bind(*token_id),
+            Credential::ApiToken { hash } => query.bind(hash.to_vec()),
+        }
+        .bind(key.now);
+        let query = match key.app {
+            AppRef::Id(id) => query.bind(*id),
+            AppRef::Name(name) => query.bind(name.as_str()),
+        }
+        .bind(key.permission);
         let mut conn = super::acquire(self.reader()).await?;
         query.fetch_optional(&mut *conn).await
     }
 
     /// SQLite has no access pool: the readers serve the access query.
-    fn access_pool_status(&self) -> (u32, u32) {
-        (0, 0)
+    fn access_pool_status(&self) -> super::PoolStatus {
+        super::PoolStatus::default()
     }
 
     /// SQLite has no access pool.

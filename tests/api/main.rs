@@ -3,6 +3,7 @@
 
 mod common;
 
+mod access_batch;
 mod access_pool;
 mod accounts;
 mod apps;

@@ -2,7 +2,7 @@
 //! see `store/postgres.rs` and `store/sqlite.rs`.
 
 use super::{Backend, Db};
-use crate::store::columns::{access_sql, app_columns, app_from};
+use crate::store::columns::{app_columns, app_from};
 
 impl Backend {
     pub(super) async fn fetch_app(
@@ -27,25 +27,13 @@ impl crate::store::AppStore for Backend {
         permission: crate::authz::Permission,
         now: chrono::DateTime<chrono::Utc>,
     ) -> crate::store::StoreResult<Option<(crate::store::Caller, Option<crate::store::AppAccess>)>> {
-        use crate::store::{AppRef, Credential};
-        let sql = match (credential, app) {
-            (Credential::Jwt { .. }, AppRef::Id(_)) => access_sql!("t.id = $1", "a.id = $3"),
-            (Credential::Jwt { .. }, AppRef::Name(_)) => access_sql!("t.id = $1", "a.name = $3"),
-            (Credential::ApiToken { .. }, AppRef::Id(_)) => access_sql!("t.token_hash = $1", "a.id = $3"),
-            (Credential::ApiToken { .. }, AppRef::Name(_)) => access_sql!("t.token_hash = $1", "a.name = $3"),
+        let key = crate::store::access_batch::AccessKey {
+            credential,
+            app,
+            permission: permission.as_str(),
+            now,
         };
-        let query = sqlx::query_as(sql);
-        let query = match credential {
-            Credential::Jwt { token_id, .. } => query.bind(*token_id),
-            Credential::ApiToken { hash } => query.bind(hash.to_vec()),
-        }
-        .bind(now);
-        let query = match app {
-            AppRef::Id(id) => query.bind(*id),
-            AppRef::Name(name) => query.bind(name.clone()),
-        }
-        .bind(permission.as_str());
-        let row: Option<crate::store::models::AccessRow> = self.fetch_access(query).await?;
+        let row = self.fetch_access(key).await?;
         Ok(row.map(|r| r.split()).filter(|(caller, _)| caller.accepts(credential)))
     }
 

@@ -202,16 +202,13 @@ impl crate::store::Store for Backend {
             // One pool serves both.
             &[self.reader()]
         };
-        let (access_idle, access_lent) = self.access_pool_status();
-        let pooled = crate::store::PoolStatus {
-            idle: access_idle,
-            in_use: access_lent,
-        };
-        pools.iter().fold(pooled, |status, pool| {
+        let access = self.access_pool_status();
+        pools.iter().fold(access, |status, pool| {
             let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
             crate::store::PoolStatus {
                 idle: status.idle + idle,
                 in_use: status.in_use + pool.size().saturating_sub(idle),
+                ..status
             }
         })
     }

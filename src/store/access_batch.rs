@@ -1,0 +1,306 @@
+//! The access check of concurrent requests, batched into one query (Postgres).
+//!
+//! Every app route costs one access query. Under load, many requests wait for a connection
+//! of the access pool at the same moment, each to run the same small query with its own
+//! arguments. Here they queue their arguments instead, and whichever request gets a
+//! connection first runs the check of **every request queued then** in one statement per
+//! shape of request (JWT or API token, app by id or by name: `unnest` of the arguments as
+//! arrays, joined as the one-request check joins them) and hands each request its own row.
+//! Nothing waits to fill a batch: a request that finds a connection free runs at once, alone;
+//! batches form only while all connections are busy, which is when one statement for many
+//! saves the most (Postgres's per-statement work, the socket round trips and the wake-ups on
+//! both sides).
+//!
+//! What a request sees is unchanged: its row is read by a statement that starts after the
+//! request arrived, so a revocation, a role change or an expiry committed before it counts,
+//! exactly as with a query of its own. Rows are matched to requests by their position in the
+//! batch (`with ordinality`), never by content.
+//!
+//! Failure: when a batch's statement fails, the request that ran it answers with the error,
+//! and every other request of the batch runs its own check alone, so each answers with what
+//! its own query meets. The same happens when the request running a batch is cancelled.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use sqlx::Postgres;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::access_pool::{AccessPool, Lease};
+use super::columns::{access_columns, access_joins};
+use super::models::AccessRow;
+use super::{AppRef, Credential};
+
+/// One request's access check, as [`super::AppStore::app_access`] asks it.
+pub(in crate::store) struct AccessKey<'a> {
+    pub credential: &'a Credential,
+    pub app: &'a AppRef,
+    pub permission: &'static str,
+    pub now: DateTime<Utc>,
+}
+
+/// A check waiting for a batch: its arguments, and where its row goes.
+struct Waiting {
+    /// A sequence number, to find it again in the queue.
+    id: u64,
+    credential: Credential,
+    app: AppRef,
+    permission: &'static str,
+    now: DateTime<Utc>,
+    reply: oneshot::Sender<Option<AccessRow>>,
+}
+
+impl Waiting {
+    fn new(id: u64, key: &AccessKey<'_>, reply: oneshot::Sender<Option<AccessRow>>) -> Waiting {
+        Waiting {
+            id,
+            credential: key.credential.clone(),
+            app: key.app.clone(),
+            permission: key.permission,
+            now: key.now,
+            reply,
+        }
+    }
+
+    /// Which of the [`STATEMENTS`] runs it: by JWT or API token, the app by id or name.
+    fn shape(&self) -> usize {
+        let by_hash = matches!(self.credential, Credential::ApiToken { .. });
+        let by_name = matches!(self.app, AppRef::Name(_));
+        usize::from(by_hash) * 2 + usize::from(by_name)
+    }
+}
+
+/// The one-request check of `access_sql!` for each request of a batch of one shape: `$1`
+/// the credentials (token ids or hashes), `$2` the apps (ids or names), `$3` the
+/// permissions, `$4` the times; `slot` is the request's position.
+macro_rules! batch_sql {
+    ($credentials:literal, $token:literal, $apps:literal, $app:literal) => {
+        concat!(
+            "select r.n as slot, ",
+            access_columns!(),
+            " from unnest($1::",
+            $credentials,
+            ", $2::",
+            $apps,
+            ", $3::text[], $4::timestamptz[]) with ordinality as r(credential, app, permission, at, n) \
+              join api_tokens t on ",
+            $token,
+            " = r.credential \
+              join users u on u.id = t.user_id \
+              left join apps a on ",
+            $app,
+            " = r.app",
+            access_joins!("r.permission"),
+            " where t.revoked_at is null and (t.expires_at is null or t.expires_at > r.at)"
+        )
+    };
+}
+
+/// The statements, by [`Waiting::shape`].
+const STATEMENTS: [&str; 4] = [
+    batch_sql!("uuid[]", "t.id", "uuid[]", "a.id"),
+    batch_sql!("uuid[]", "t.id", "text[]", "a.name"),
+    batch_sql!("bytea[]", "t.token_hash", "uuid[]", "a.id"),
+    batch_sql!("bytea[]", "t.token_hash", "text[]", "a.name"),
+];
+
+#[derive(sqlx::FromRow)]
+struct SlotRow {
+    slot: i64,
+    #[sqlx(flatten)]
+    row: AccessRow,
+}
+
+/// The access pool and the checks waiting for one of its connections.
+pub struct AccessBatcher {
+    pool: AccessPool,
+    queue: Mutex<Queue>,
+    /// Checks asked, and statements run for them.
+    checks: AtomicU64,
+    queries: AtomicU64,
+}
+
+#[derive(Default)]
+struct Queue {
+    next_id: u64,
+    waiting: Vec<Waiting>,
+}
+
+impl AccessBatcher {
+    pub fn new(pool: AccessPool) -> AccessBatcher {
+        AccessBatcher {
+            pool,
+            queue: Mutex::default(),
+            checks: AtomicU64::new(0),
+            queries: AtomicU64::new(0),
+        }
+    }
+
+    /// The access pool (to close it).
+    pub fn pool(&self) -> &AccessPool {
+        &self.pool
+    }
+
+    /// The access pool's connections, idle and lent, and the checks and statements so far.
+    pub fn status(&self) -> super::PoolStatus {
+        let (idle, in_use) = self.pool.status();
+        super::PoolStatus {
+            idle,
+            in_use,
+            access_checks: self.checks.load(Ordering::Relaxed),
+            access_queries: self.queries.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The row of `key`'s check, run alone or in a batch with the checks queued beside it.
+    pub(in crate::store) async fn fetch(&self, key: AccessKey<'_>) -> Result<Option<AccessRow>, sqlx::Error> {
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        let (reply, mut answer) = oneshot::channel();
+        let id = {
+            let mut queue = self.lock();
+            queue.next_id += 1;
+            let id = queue.next_id;
+            queue.waiting.push(Waiting::new(id, &key, reply));
+            id
+        };
+        let started = std::time::Instant::now();
+        let acquired = tokio::select! {
+            biased;
+            // Another request's batch ran this check.
+            row = &mut answer => return self.answered(row, &key).await,
+            lease = self.pool.acquire() => lease,
+        };
+        match acquired {
+            // Nobody took the check: it fails with the pool.
+            Err(err) if self.withdraw(id) => return Err(err),
+            // A batch took it meanwhile: its answer comes.
+            Err(_) => {}
+            Ok(lease) => {
+                crate::metrics::STORE.acquired(started.elapsed());
+                let batch = std::mem::take(&mut self.lock().waiting);
+                if batch.is_empty() {
+                    // Another request's batch took this check while the connection came.
+                    lease.release();
+                } else {
+                    self.run(lease, batch).await?;
+                }
+            }
+        }
+        let row = answer.await;
+        self.answered(row, &key).await
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the check queued as `id` out again; false when a batch already took it.
+    fn withdraw(&self, id: u64) -> bool {
+        let mut queue = self.lock();
+        let found = queue.waiting.iter().position(|w| w.id == id);
+        found.map(|i| queue.waiting.swap_remove(i)).is_some()
+    }
+
+    /// The row a batch sent, or, when that batch failed or was cancelled, the check run alone.
+    async fn answered(
+        &self,
+        row: Result<Option<AccessRow>, oneshot::error::RecvError>,
+        key: &AccessKey<'_>,
+    ) -> Result<Option<AccessRow>, sqlx::Error> {
+        match row {
+            Ok(row) => Ok(row),
+            Err(_) => {
+                let (reply, answer) = oneshot::channel();
+                let alone = vec![Waiting::new(0, key, reply)];
+                self.run(self.pool.acquire().await?, alone).await?;
+                Ok(answer.await.unwrap_or(None))
+            }
+        }
+    }
+
+    /// Runs the checks of `batch` on `lease`, one statement per shape, and sends each request
+    /// its row (none when its credential is not live). On an error the requests not yet
+    /// answered lose their sender, and each runs its check alone.
+    async fn run(&self, mut lease: Lease<'_>, batch: Vec<Waiting>) -> Result<(), sqlx::Error> {
+        let mut shapes: [Vec<Waiting>; 4] = Default::default();
+        for waiting in batch {
+            shapes[waiting.shape()].push(waiting);
+        }
+        for (sql, group) in STATEMENTS.into_iter().zip(shapes) {
+            if group.is_empty() {
+                continue;
+            }
+            self.queries.fetch_add(1, Ordering::Relaxed);
+            let permissions: Vec<&str> = group.iter().map(|w| w.permission).collect();
+            let nows: Vec<DateTime<Utc>> = group.iter().map(|w| w.now).collect();
+            let query = sqlx::query_as::<Postgres, SlotRow>(sql);
+            // The shape says which of each pair is there.
+            let query = match group[0].credential {
+                Credential::Jwt { .. } => {
+                    query.bind(group.iter().map(|w| jwt_id(&w.credential)).collect::<Vec<Uuid>>())
+                }
+                Credential::ApiToken { .. } => query.bind(
+                    group
+                        .iter()
+                        .map(|w| token_hash(&w.credential))
+                        .collect::<Vec<Vec<u8>>>(),
+                ),
+            };
+            let query = match group[0].app {
+                AppRef::Id(_) => query.bind(group.iter().map(|w| app_id(&w.app)).collect::<Vec<Uuid>>()),
+                AppRef::Name(_) => query.bind(group.iter().map(|w| app_name(&w.app)).collect::<Vec<&str>>()),
+            };
+            let rows = query.bind(permissions).bind(nows).fetch_all(lease.conn()).await?;
+            let mut replies: Vec<Option<oneshot::Sender<Option<AccessRow>>>> =
+                group.into_iter().map(|w| Some(w.reply)).collect();
+            for SlotRow { slot, row } in rows {
+                // The first row of a request is its answer, as `fetch_optional` takes for one.
+                let reply = usize::try_from(slot - 1)
+                    .ok()
+                    .and_then(|i| replies.get_mut(i))
+                    .and_then(Option::take);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Some(row));
+                }
+            }
+            for reply in replies.into_iter().flatten() {
+                let _ = reply.send(None);
+            }
+        }
+        lease.release();
+        Ok(())
+    }
+}
+
+// Within one shape, every check has the same kinds of credential and app: the other arm is
+// unreachable, and answers a value that finds nothing rather than panic.
+
+fn jwt_id(credential: &Credential) -> Uuid {
+    match credential {
+        Credential::Jwt { token_id, .. } => *token_id,
+        Credential::ApiToken { .. } => Uuid::nil(),
+    }
+}
+
+fn token_hash(credential: &Credential) -> Vec<u8> {
+    match credential {
+        Credential::ApiToken { hash } => hash.to_vec(),
+        Credential::Jwt { .. } => Vec::new(),
+    }
+}
+
+fn app_id(app: &AppRef) -> Uuid {
+    match app {
+        AppRef::Id(id) => *id,
+        AppRef::Name(_) => Uuid::nil(),
+    }
+}
+
+fn app_name(app: &AppRef) -> &str {
+    match app {
+        AppRef::Name(name) => name,
+        AppRef::Id(_) => "",
+    }
+}
