@@ -106,6 +106,10 @@ const STATEMENTS: [&str; 4] = [
     batch_sql!("bytea[]", "t.token_hash", "text[]", "a.name"),
 ];
 
+/// The most checks one batch takes: a statement stays far inside the statement timeout
+/// however many requests wait (the rest go in the next batch, first come first served).
+const MAX_BATCH: usize = 512;
+
 #[derive(sqlx::FromRow)]
 struct SlotRow {
     slot: i64,
@@ -165,25 +169,33 @@ impl AccessBatcher {
             queue.waiting.push(Waiting::new(id, &key, reply));
             id
         };
-        let started = std::time::Instant::now();
-        let acquired = tokio::select! {
-            biased;
-            // Another request's batch ran this check.
-            row = &mut answer => return self.answered(row, &key).await,
-            lease = self.pool.acquire() => lease,
-        };
-        match acquired {
-            // Nobody took the check: it fails with the pool.
-            Err(err) if self.withdraw(id) => return Err(err),
-            // A batch took it meanwhile: its answer comes.
-            Err(_) => {}
-            Ok(lease) => {
-                crate::metrics::STORE.acquired(started.elapsed());
-                let batch = std::mem::take(&mut self.lock().waiting);
-                if batch.is_empty() {
-                    // Another request's batch took this check while the connection came.
-                    lease.release();
-                } else {
+        loop {
+            let started = std::time::Instant::now();
+            let acquired = tokio::select! {
+                biased;
+                // A batch (another request's, or this one's) ran this check.
+                row = &mut answer => return self.answered(row, &key).await,
+                lease = self.pool.acquire() => lease,
+            };
+            match acquired {
+                // Nobody took the check: it fails with the pool.
+                Err(err) if self.withdraw(id) => return Err(err),
+                // A batch took it meanwhile: its answer comes.
+                Err(_) => break,
+                Ok(lease) => {
+                    crate::metrics::STORE.acquired(started.elapsed());
+                    let batch: Vec<Waiting> = {
+                        let mut queue = self.lock();
+                        let taken = queue.waiting.len().min(MAX_BATCH);
+                        queue.waiting.drain(..taken).collect()
+                    };
+                    if batch.is_empty() {
+                        // Another request's batch took this check while the connection came.
+                        lease.release();
+                        break;
+                    }
+                    // This check was in the batch (answered at the top of the loop), or is
+                    // still queued behind a full one: then round again.
                     self.run(lease, batch).await?;
                 }
             }
@@ -200,7 +212,7 @@ impl AccessBatcher {
     fn withdraw(&self, id: u64) -> bool {
         let mut queue = self.lock();
         let found = queue.waiting.iter().position(|w| w.id == id);
-        found.map(|i| queue.waiting.swap_remove(i)).is_some()
+        found.map(|i| queue.waiting.remove(i)).is_some()
     }
 
     /// The row a batch sent, or, when that batch failed or was cancelled, the check run alone.
