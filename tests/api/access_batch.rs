@@ -6,27 +6,21 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::{Backend, TestApp, User, join_all};
+use crate::metrics::scrape;
 
 /// The server's access checks and the queries that ran them so far
 /// (`rolegate_db_access_checks_total`, `rolegate_db_access_queries_total`).
 async fn checks_and_queries(app: &TestApp) -> (u64, u64) {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.metrics_base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let value = |name: &str| -> u64 {
-        text.lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
+    let (text, samples) = scrape(app).await;
+    let count = |name: &str| {
+        let found = samples
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing from\n{text}"));
+        *found as u64
     };
     (
-        value("rolegate_db_access_checks_total"),
-        value("rolegate_db_access_queries_total"),
+        count("rolegate_db_access_checks_total"),
+        count("rolegate_db_access_queries_total"),
     )
 }
 

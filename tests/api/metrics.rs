@@ -46,7 +46,7 @@ fn samples(text: &str) -> HashMap<String, f64> {
     samples
 }
 
-async fn scrape(app: &TestApp) -> (String, HashMap<String, f64>) {
+pub(crate) async fn scrape(app: &TestApp) -> (String, HashMap<String, f64>) {
     let resp = app
         .client
         .get(format!("{}/metrics", app.metrics_base))
