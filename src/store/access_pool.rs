@@ -40,11 +40,14 @@ struct Idle {
 }
 
 /// A connection lent for one query. [`Lease::release`] hands it back; dropped without that
-/// (an error, a cancelled request), the connection is closed.
+/// after a query started on it (an error, a cancelled request), the connection is closed, and
+/// dropped before any query, it goes back idle.
 pub struct Lease<'a> {
     pool: &'a AccessPool,
     conn: Option<PgConnection>,
     opened: Instant,
+    /// No query has started on it yet ([`Lease::conn`] not called).
+    unused: bool,
     _permit: SemaphorePermit<'a>,
 }
 
@@ -84,6 +87,7 @@ impl AccessPool {
                     pool: self,
                     conn: Some(idle.conn),
                     opened: idle.opened,
+                    unused: true,
                     _permit: permit,
                 });
             }
@@ -101,6 +105,7 @@ impl AccessPool {
                         pool: self,
                         conn: Some(conn),
                         opened,
+                        unused: true,
                         _permit: permit,
                     });
                 }
@@ -169,13 +174,18 @@ fn retried(err: &sqlx::Error) -> bool {
 }
 
 impl Lease<'_> {
-    /// The connection lent.
+    /// The connection lent, for a query.
     pub fn conn(&mut self) -> &mut PgConnection {
+        self.unused = false;
         self.conn.as_mut().expect("a lease holds its connection until released")
     }
 
     /// Hands the connection back for the next query: call it only after a query succeeded.
     pub fn release(mut self) {
+        self.give_back();
+    }
+
+    fn give_back(&mut self) {
         if let Some(conn) = self.conn.take()
             && !failover::is_stale(self.opened.elapsed())
         {
@@ -183,6 +193,16 @@ impl Lease<'_> {
                 conn,
                 opened: self.opened,
             });
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        // A connection no query started on is as clean as an idle one (a request cancelled
+        // between acquiring it and its query). Otherwise `conn` drops with its socket.
+        if self.unused {
+            self.give_back();
         }
     }
 }
