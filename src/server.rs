@@ -249,10 +249,7 @@ fn spawn_lane(
                     }
                 };
                 base.metrics.add_lane_store(store.clone());
-                let state = AppState {
-                    store: store.clone(),
-                    ..base
-                };
+                let state = base.with_store(store.clone());
                 let _ = ready.send(Ok(()));
                 let mut stopping = stopping;
                 let shutdown = async move {
@@ -342,7 +339,7 @@ pub async fn build_state(
     }
     let hashing = Arc::new(tokio::sync::Semaphore::new(config.accounts.hash_concurrency));
     let metrics = Arc::new(crate::metrics::Metrics::new(config.metrics_listen.is_some()));
-    Ok(AppState {
+    Ok(AppState::new(crate::state::StateFields {
         hashing,
         store,
         jwt: Arc::new(jwt),
@@ -351,7 +348,7 @@ pub async fn build_state(
         secrets: Arc::new(secrets),
         denials: Arc::default(),
         metrics,
-    })
+    }))
 }
 
 /// The key sealing secrets: configured, or on SQLite a key file kept beside the database.
