@@ -277,7 +277,7 @@ async fn serve_on_threads(
     // thread's access checks, batched, flow through one connection of its own.
     let mut pool = state.config.pool;
     pool.max_connections = (pool.max_connections / threads as u32).max(1);
-    pool.access_connections = state.config.access_connections_per_thread.max(1);
+    pool.access_connections = pool.access_connections.max(1);
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut readies = Vec::with_capacity(threads);
     let mut dones = Vec::with_capacity(threads);

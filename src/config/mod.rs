@@ -42,8 +42,6 @@ pub struct Config {
     pub cors_origins: Vec<HeaderValue>,
     /// `ROLEGATE_DB_MAX_CONNECTIONS`, `ROLEGATE_DB_ACQUIRE_TIMEOUT_MS`, `ROLEGATE_DB_STATEMENT_TIMEOUT_MS`.
     pub pool: PoolSettings,
-    /// `ROLEGATE_DB_ACCESS_CONNECTIONS`: the access connections of each serving thread (0: one).
-    pub access_connections_per_thread: u32,
     /// `ROLEGATE_SECRETS_KEY`: base64 of the 32-byte key sealing secrets at rest.
     pub secrets_key: Option<[u8; 32]>,
     /// The platform: where orders go and how it calls back.
@@ -249,7 +247,7 @@ impl Config {
             PoolSettings::default().max_connections,
         )?;
         // Per serving thread; 0 (the default) means one per thread, or one per core when one
-        // runtime serves every core.
+        // runtime serves every core (see `PoolSettings::access_connections`).
         let access_connections = number(
             "ROLEGATE_DB_ACCESS_CONNECTIONS",
             var("ROLEGATE_DB_ACCESS_CONNECTIONS"),
@@ -360,14 +358,9 @@ impl Config {
             invitation_ttl: seconds("ROLEGATE_INVITATION_TTL", 7 * 86_400)?,
             public_url,
             cors_origins,
-            access_connections_per_thread: access_connections,
             pool: PoolSettings {
                 max_connections,
-                access_connections: if access_connections == 0 {
-                    crate::store::cores()
-                } else {
-                    access_connections
-                },
+                access_connections,
                 acquire_timeout: millis("ROLEGATE_DB_ACQUIRE_TIMEOUT_MS", 2_000)?,
                 statement_timeout: millis("ROLEGATE_DB_STATEMENT_TIMEOUT_MS", 5_000)?,
             },

@@ -249,9 +249,9 @@ impl Default for Limits {
 pub struct PoolSettings {
     /// Largest number of connections (Postgres) or readers (SQLite).
     pub max_connections: u32,
-    /// Postgres: connections of the access checks, beside the pool. Concurrent checks are
-    /// batched onto them, so one per core keeps each core's checks flowing: one per serving
-    /// thread, or one per core when one runtime serves them all.
+    /// Postgres (`ROLEGATE_DB_ACCESS_CONNECTIONS`): connections of the access checks, beside
+    /// the pool. Concurrent checks are batched onto them, so one per core keeps each core's
+    /// checks flowing; 0, the default, is one per core (a serving thread's store gets one).
     pub access_connections: u32,
     /// Longest wait for a free connection before answering 503.
     pub acquire_timeout: Duration,
@@ -263,7 +263,7 @@ impl Default for PoolSettings {
     fn default() -> Self {
         PoolSettings {
             max_connections: 16,
-            access_connections: cores(),
+            access_connections: 0,
             acquire_timeout: Duration::from_secs(2),
             statement_timeout: Duration::from_secs(5),
         }

@@ -81,7 +81,10 @@ impl PgStore {
         let attrs = failover.as_ref().map_or(SessionAttrs::Any, |f| f.attrs());
         let access = Arc::new(AccessBatcher::new(AccessPool::new(
             pool.clone(),
-            settings.access_connections.max(1),
+            match settings.access_connections {
+                0 => super::cores(),
+                n => n,
+            },
             attrs,
             settings.acquire_timeout,
             failover.as_ref().map(|_| wake.clone()),

@@ -53,8 +53,15 @@ struct Case {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_checks_share_queries_and_each_gets_its_own_answer() {
     let Some(backend) = Backend::postgres() else { return };
-    // One connection for the access query (half of 2), so concurrent checks queue and batch.
-    let app = TestApp::spawn_with(backend, &[("ROLEGATE_DB_MAX_CONNECTIONS", "2")]).await;
+    // One connection for the access checks, so concurrent checks queue and batch.
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("ROLEGATE_DB_MAX_CONNECTIONS", "2"),
+            ("ROLEGATE_DB_ACCESS_CONNECTIONS", "1"),
+        ],
+    )
+    .await;
     let team = app.team("batch").await;
     let (revoked_id, revoked) = api_token(&app, &team.collaborator, json!({})).await;
     app.delete(&format!("/v1/tokens/{revoked_id}"), &team.collaborator.jwt)
