@@ -174,6 +174,7 @@ pub struct Metrics {
     /// Totals read off the stores at scrape time (see [`crate::store::PoolStatus`]).
     access_checks: Counter,
     access_queries: Counter,
+    access_abandoned: Counter,
     /// The stores of the serving threads, whose pools the pool gauge adds up (see
     /// `crate::server`); the state's own store is counted too.
     lane_stores: std::sync::Mutex<Vec<Arc<dyn crate::store::Store>>>,
@@ -233,6 +234,12 @@ impl Metrics {
             "Queries that ran the access checks: fewer when concurrent checks were batched (Postgres)",
             access_queries.clone(),
         );
+        let access_abandoned = Counter::default();
+        registry.register(
+            "db_access_checks_abandoned",
+            "Access checks dropped unrun because their request was gone (Postgres)",
+            access_abandoned.clone(),
+        );
         registry.register(
             "db_errors",
             "Database errors by kind: unavailable, timeout, busy, conflict, other (process-wide)",
@@ -285,6 +292,7 @@ impl Metrics {
             hashing,
             access_checks,
             access_queries,
+            access_abandoned,
             lane_stores: std::sync::Mutex::default(),
         }
     }
@@ -366,11 +374,13 @@ impl Metrics {
                 in_use: all.in_use + lane.in_use,
                 access_checks: all.access_checks + lane.access_checks,
                 access_queries: all.access_queries + lane.access_queries,
+                access_abandoned: all.access_abandoned + lane.access_abandoned,
             });
         // The stores count; the counters catch up with them.
         for (counter, total) in [
             (&self.access_checks, pool.access_checks),
             (&self.access_queries, pool.access_queries),
+            (&self.access_abandoned, pool.access_abandoned),
         ] {
             counter.inner().fetch_max(total, std::sync::atomic::Ordering::Relaxed);
         }
@@ -587,6 +597,7 @@ mod tests {
             "rolegate_db_pool_acquire_seconds",
             "rolegate_db_access_checks_total",
             "rolegate_db_access_queries_total",
+            "rolegate_db_access_checks_abandoned_total",
             "rolegate_outbox_deliveries_total",
             "rolegate_login_attempts_total{result=\"wrong_password\"} 1",
             "rolegate_password_hashing_in_flight",

@@ -194,6 +194,9 @@ pub struct PoolStatus {
     /// Queries that ran them: fewer than the checks when concurrent ones were batched
     /// (Postgres; 0 on SQLite).
     pub access_queries: u64,
+    /// Checks dropped unrun from a batch because their request was gone (its client hung up
+    /// while it waited; Postgres; 0 on SQLite).
+    pub access_abandoned: u64,
 }
 
 /// Gets a connection from `pool`, timing the wait (`rolegate_db_pool_acquire_seconds`).

@@ -2,8 +2,11 @@
 //! else shares its batch, each request gets the answer its own credential and app call for,
 //! and a revocation counts for the next request.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::json;
+use sqlx::Connection;
 
 use crate::common::{Backend, TestApp, User, join_all};
 use crate::metrics::scrape;
@@ -22,6 +25,16 @@ async fn checks_and_queries(app: &TestApp) -> (u64, u64) {
         count("rolegate_db_access_checks_total"),
         count("rolegate_db_access_queries_total"),
     )
+}
+
+/// Checks dropped unrun because their request was gone
+/// (`rolegate_db_access_checks_abandoned_total`).
+async fn abandoned(app: &TestApp) -> u64 {
+    let (text, samples) = scrape(app).await;
+    let name = "rolegate_db_access_checks_abandoned_total";
+    *samples
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} missing from\n{text}")) as u64
 }
 
 /// An API token of `user` with the body `body` (scope, say): its id and secret.
@@ -162,4 +175,52 @@ async fn concurrent_checks_share_queries_and_each_gets_its_own_answer() {
     for answer in join_all(refused).await {
         assert_eq!(answer.status, 401, "{:?}", answer.body);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_of_requests_whose_client_hung_up_are_not_run() {
+    let Some(backend) = Backend::postgres() else { return };
+    // One serving thread with one access connection: every check queues behind the first.
+    let app = TestApp::spawn_with(
+        backend,
+        &[("ROLEGATE_SERVE_THREADS", "1"), ("ROLEGATE_DB_ACCESS_CONNECTIONS", "1")],
+    )
+    .await;
+    let user = app.signup("hangup@example.com").await;
+    app.create_app(&user, "hangup").await;
+    let before = abandoned(&app).await;
+
+    // The access statement waits while another session holds a lock on the apps.
+    let mut locker = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
+    sqlx::query("begin").execute(&mut locker).await.unwrap();
+    sqlx::query("lock table apps in access exclusive mode")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let url = format!("{}/v1/apps/hangup", app.base);
+    let first = tokio::spawn({
+        let (client, url, jwt) = (app.client.clone(), url.clone(), user.jwt.clone());
+        async move { client.get(url).bearer_auth(jwt).send().await.unwrap().status().as_u16() }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Ten more queue behind it, and their clients give up.
+    const GIVING_UP: usize = 10;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let gave_up = (0..GIVING_UP).map(|_| impatient.get(&url).bearer_auth(&user.jwt).send());
+    for answer in join_all(gave_up).await {
+        assert!(answer.unwrap_err().is_timeout());
+    }
+    drop(impatient);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::query("rollback").execute(&mut locker).await.unwrap();
+    assert_eq!(first.await.unwrap(), 200);
+
+    // The next request's batch finds the ten checks of nobody and drops them.
+    let next = app.call(Method::GET, "/v1/apps/hangup", Some(&user.jwt), None).await;
+    assert_eq!(next.status, 200, "{:?}", next.body);
+    assert_eq!(next.body["name"], "hangup");
+    assert_eq!(abandoned(&app).await - before, GIVING_UP as u64);
 }
