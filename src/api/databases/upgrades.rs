@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::json;
+use uuid::Uuid;
 
 use super::{database, exclusive};
 use crate::api::extract::{Json, Path};
@@ -13,6 +14,25 @@ use crate::authz::middleware::AppContext;
 use crate::error::{ApiResult, Problem};
 use crate::kinds::{EventKind, OrderKind};
 use crate::state::AppState;
+
+/// Records the upgrade `order` of the app's database `id`.
+async fn upgrade(
+    state: &AppState,
+    ctx: &AppContext,
+    id: Uuid,
+    order: OrderKind,
+) -> ApiResult<(StatusCode, Json<QueuedView>)> {
+    let addon = database(state, ctx, id).await?;
+    exclusive(
+        state,
+        ctx,
+        &addon,
+        order,
+        EventKind::DatabaseUpgradeRequested,
+        json!({}),
+    )
+    .await
+}
 
 /// `POST /v1/apps/{app}/addons/{id}/database/upgrades/minor`: 409 while an upgrade or a
 /// restore of the database is under way.
@@ -26,16 +46,7 @@ pub async fn upgrade_minor(
     ctx: AppContext,
     Path(AppIdPath { id, .. }): Path<AppIdPath>,
 ) -> ApiResult<(StatusCode, Json<QueuedView>)> {
-    let addon = database(&state, &ctx, id).await?;
-    exclusive(
-        &state,
-        &ctx,
-        &addon,
-        OrderKind::DatabaseUpgradeMinor,
-        EventKind::DatabaseUpgradeRequested,
-        json!({}),
-    )
-    .await
+    upgrade(&state, &ctx, id, OrderKind::DatabaseUpgradeMinor).await
 }
 
 /// `POST /v1/apps/{app}/addons/{id}/database/upgrades/major`: 409 while an upgrade or a
@@ -50,14 +61,5 @@ pub async fn upgrade_major(
     ctx: AppContext,
     Path(AppIdPath { id, .. }): Path<AppIdPath>,
 ) -> ApiResult<(StatusCode, Json<QueuedView>)> {
-    let addon = database(&state, &ctx, id).await?;
-    exclusive(
-        &state,
-        &ctx,
-        &addon,
-        OrderKind::DatabaseUpgradeMajor,
-        EventKind::DatabaseUpgradeRequested,
-        json!({}),
-    )
-    .await
+    upgrade(&state, &ctx, id, OrderKind::DatabaseUpgradeMajor).await
 }
