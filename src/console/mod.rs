@@ -64,6 +64,11 @@ pub static ASSETS: &[Asset] = &[
         body: include_bytes!("assets/views.js"),
     },
     Asset {
+        path: "/console/account.js",
+        content_type: JS,
+        body: include_bytes!("assets/account.js"),
+    },
+    Asset {
         path: "/console/review.js",
         content_type: JS,
         body: include_bytes!("assets/review.js"),

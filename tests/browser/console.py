@@ -13,9 +13,13 @@ Postgres database. The walk-through of README, by clicking:
 4. the owner signs in, opens the access review, sees the `stale_member` finding of the unused
    member, previews and applies its remediation (removal, through POST /v1/access-review/apply),
    and downloads the CSV, which no longer lists them;
-5. the limited collaborator turns two-factor authentication on (through the API) and signs in
-   again: the page asks for the one-time code, and a recovery code gets them in; then they leave
-   the app.
+4b. the owner sets when the limited collaborator's access ends (30 days), then makes it
+   permanent again; turns two-factor authentication on in the account page (the secret typed into
+   a TOTP computed here, ten recovery codes shown once) and requires it of every member of the app;
+5. the limited collaborator, refused the app until then, follows the page's link to the account
+   page and turns two-factor authentication on (a wrong code first); signing in again asks for
+   the one-time code, and a recovery code gets them in; new recovery codes void the earlier
+   ones; then they leave the app.
 
 Each step asserts what the page shows. Also: the page's headers (CSP, Referrer-Policy,
 X-Frame-Options), the total size of the embedded assets gzipped (under 100 KB), no cookie ever
@@ -402,15 +406,77 @@ def walk(p, downloads):
     p.wait(lambda d: "ci-redeploy" not in d.find_element(By.CSS_SELECTOR, "table[aria-label='API tokens']").text,
            "the scoped token to be revoked")
     assert request("GET", "/v1/apps", token=scoped)[0] == 401
+
+    # The owner gives the limited collaborator 30 days of access, then makes it permanent again.
+    owner_token = d.execute_script("return JSON.parse(sessionStorage.getItem('rolegate.console.session')).token")
+    p.link("Apps").click()
+    p.link(APP).click()
+    p.heading(APP)
+    row = f"//table[contains(@class, 'members')]//tr[td[1][normalize-space()='{LIMITED}']]"
+    end_form = f"//form[@aria-label='End of access for {LIMITED}']"
+    p.wait(EC.element_to_be_clickable((By.XPATH, f"{row}//summary")), "the end-of-access control").click()
+    p.fill("Days of access left", "30", within=end_form)
+    p.click("Set end of access", within=end_form)
+    p.wait(lambda d: "UTC" in d.find_element(By.XPATH, f"{row}/td[5]").text, "the end of access in the member list")
+    members = must(200, request("GET", f"/v1/apps/{APP}/collaborators", token=owner_token), "members")["items"]
+    ends = [m["access_expires_at"] for m in members if m["email"] == LIMITED]
+    days = (time.mktime(time.strptime(ends[0][:19], "%Y-%m-%dT%H:%M:%S")) - time.mktime(time.gmtime())) / 86400
+    assert 29.9 < days <= 30.01, ends
+    p.wait(EC.element_to_be_clickable((By.XPATH, f"{row}//summary")), "the end-of-access control").click()
+    p.click("Make permanent", within=end_form)
+    p.wait(lambda d: d.find_element(By.XPATH, f"{row}/td[5]").text == "—", "a permanent membership")
+    members = must(200, request("GET", f"/v1/apps/{APP}/collaborators", token=owner_token), "members")["items"]
+    assert [m["access_expires_at"] for m in members if m["email"] == LIMITED] == [None], members
+
+    # The owner turns two-factor authentication on in the account page, then requires it of
+    # every member of the app.
+    p.link("Account").click()
+    p.heading("Account")
+    p.sees("Two-factor authentication is off")
+    p.click("Turn on two-factor authentication")
+    secret = p.labelled("Secret key").get_attribute("value")
+    confirm = "//form[@aria-label='Confirm two-factor authentication']"
+    p.fill("Code", totp(secret), within=confirm)
+    p.click("Turn on", within=confirm)
+    p.sees("Two-factor authentication is on.")
+    owner_codes = [li.text for li in d.find_elements(By.CSS_SELECTOR, "ol.recovery-codes li")]
+    assert len(owner_codes) == 10 and all(re.fullmatch(r"[a-z0-9]{4}(-[a-z0-9]{4}){3}", c) for c in owner_codes), owner_codes
+    assert must(200, request("GET", "/v1/users/self", token=owner_token), "self")["tfa_enabled"] is True
+    p.shot("account-two-factor")
+    p.link("Apps").click()
+    p.link(APP).click()
+    p.heading(APP)
+    p.click("Require two-factor authentication")
+    p.sees(f"Refused until they turn it on: {LIMITED}.")
+    p.button("Stop requiring two-factor authentication")
+    assert must(200, request("GET", f"/v1/apps/{APP}", token=owner_token), "app")["require_tfa"] is True
     p.no_cookie()
     p.click("Sign out")
     p.heading("Sign in")
 
-    # 5. With two-factor authentication on, signing in asks for the one-time code.
-    carol = must(201, request("POST", "/v1/tokens", basic=f"{LIMITED}:{PASSWORD}"), "token")["token"]
-    secret = must(201, request("POST", "/v1/users/self/tfa", token=carol), "enrol")["secret"]
-    codes = must(200, request("POST", "/v1/users/self/tfa/confirm", token=carol, body={"code": totp(secret)}),
-                 "confirm")["recovery_codes"]
+    # 5. The limited collaborator is refused the app until they turn two-factor authentication
+    # on, which the page links to; then signing in asks for the one-time code.
+    p.fill("Email", LIMITED)
+    p.fill("Password", PASSWORD)
+    p.click("Sign in")
+    p.heading("Apps")
+    p.link(APP).click()
+    p.heading(APP)
+    p.sees("this app requires two-factor authentication")
+    p.link("turn it on").click()
+    p.heading("Account")
+    p.click("Turn on two-factor authentication")
+    secret = p.labelled("Secret key").get_attribute("value")
+    p.fill("Code", "000000" if totp(secret) != "000000" else "111111", within=confirm)
+    p.click("Turn on", within=confirm)
+    p.sees("wrong")
+    p.fill("Code", totp(secret), within=confirm)
+    p.click("Turn on", within=confirm)
+    p.sees("Two-factor authentication is on.")
+    codes = [li.text for li in d.find_elements(By.CSS_SELECTOR, "ol.recovery-codes li")]
+    assert len(codes) == 10 and not set(codes) & set(owner_codes), codes
+    p.click("Sign out")
+    p.heading("Sign in")
     p.fill("Email", LIMITED)
     p.fill("Password", PASSWORD)
     p.click("Sign in")
@@ -418,7 +484,22 @@ def walk(p, downloads):
     p.fill("One-time code", codes[0])
     p.click("Sign in")
     p.heading("Apps")
+    # New recovery codes, with a recovery code: the earlier ones stop working.
+    p.link("Account").click()
+    p.heading("Account")
+    p.sees("Two-factor authentication is on")
+    renew = "//form[@aria-label='New recovery codes']"
+    p.fill("Code", codes[1], within=renew)
+    p.click("Make new recovery codes", within=renew)
+    p.sees("New recovery codes made")
+    fresh = [li.text for li in d.find_elements(By.CSS_SELECTOR, "ol.recovery-codes li")]
+    assert len(fresh) == 10 and not set(fresh) & set(codes), fresh
+    carol = d.execute_script("return JSON.parse(sessionStorage.getItem('rolegate.console.session')).token")
+    status, _, body = request("DELETE", "/v1/users/self/tfa", token=carol, body={"code": codes[2]})
+    assert status == 401, f"an earlier recovery code still works: {status} {body}"
     # Leaving: without collaborators.read, the console finds its own membership in the timeline.
+    p.link("Apps").click()
+    p.heading("Apps")
     p.link(APP).click()
     p.heading(APP)
     p.click("Leave this app")

@@ -59,8 +59,10 @@ export async function call(method, path, { body, headers = {}, auth = true, acce
     : type.includes("json") ? await response.json().catch(() => null)
     : await response.text();
   if (!response.ok) {
-    if (response.status === 401 && auth && s && path !== "/v1/tokens") {
-      // The token expired or was revoked elsewhere: back to the sign-in page.
+    const second = typeof parsed === "object" && parsed && /otp-(invalid|required)$/.test(parsed.type || "");
+    if (response.status === 401 && auth && s && path !== "/v1/tokens" && !second) {
+      // The token expired or was revoked elsewhere: back to the sign-in page. A wrong
+      // one-time code (a 401 too) is about the code, not the session.
       forget();
       window.dispatchEvent(new Event("rolegate:signed-out"));
     }

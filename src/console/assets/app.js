@@ -1,10 +1,11 @@
-// The console's entry: the navigation, the hash routes (`#/apps/web-shop`), signing in, up
+// The console's entry: the navigation, the hash routes (`#/apps/web-shop`, `#/account`), signing in, up
 // and out, and the pages the links of rolegate's mails open.
 
 import * as api from "./api.js";
 import { h, field, form, messages, replace, button } from "./dom.js";
 import { appsPage, appPage, myInvitationsPage, tokensPage } from "./views.js";
 import { reviewPage } from "./review.js";
+import { accountPage } from "./account.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -28,6 +29,7 @@ function navigation() {
     h("a", { href: "/#/invitations" }, "My invitations"),
     h("a", { href: "/#/access-review" }, "Access review"),
     h("a", { href: "/#/tokens" }, "API tokens"),
+    h("a", { href: "/#/account" }, "Account"),
     h("span", { class: "who" }, s.email),
     button("Sign out", async () => {
       await api.signOut().catch(() => {});
@@ -250,6 +252,8 @@ async function route() {
         return await reviewPage();
       case "tokens":
         return await tokensPage();
+      case "account":
+        return await accountPage();
       case "signin":
         return go("#/apps");
       default:

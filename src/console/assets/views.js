@@ -93,7 +93,10 @@ export async function appPage(ref) {
     h("p", { class: "crumbs" }, h("a", { href: "/#/apps" }, "Apps"), " / ", app.name),
     h("h1", {}, app.name),
     h("p", {}, "Your role: ", h("strong", { class: "my-role" }, roleName(perms.role)),
-      perms.blocked_by === "tfa_required" ? h("span", { class: "error" }, " — this app requires two-factor authentication: turn it on to reach it.") : null),
+      perms.blocked_by === "tfa_required"
+        ? h("span", { class: "error" }, " — this app requires two-factor authentication: ",
+          h("a", { href: "/#/account" }, "turn it on"), " to reach it.")
+        : null),
     out,
     perms.role !== "owner" ? h("div", { class: "actions" }, button("Leave this app", async () => {
       if (!confirm(`Leave ${app.name}? You will need a new invitation to come back.`)) return;
@@ -133,9 +136,11 @@ function settingsView(app, can, refreshAll) {
   ];
   if (app.parent) rows.push(["Created from", app.parent]);
   const dl = h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
-  if (!can("app.update")) return dl;
+  const parts = [dl];
+  if (can("app.require_tfa")) parts.push(requireTfa(app, refreshAll));
+  if (!can("app.update")) return parts;
   const out = messages();
-  return [dl, form({ class: "inline", "aria-label": "Change the default branch" }, [
+  return [...parts, form({ class: "inline", "aria-label": "Change the default branch" }, [
     field("New default branch", { name: "branch", value: app.default_branch, required: true }),
     h("button", { type: "submit" }, "Save"), out,
   ], async (el) => {
@@ -148,6 +153,47 @@ function settingsView(app, can, refreshAll) {
       out.error(err);
     }
   })];
+}
+
+/** The owner's switch: every member must have two-factor authentication on, or not. */
+function requireTfa(app, refreshAll) {
+  const out = messages();
+  const on = app.require_tfa;
+  return h("div", {}, h("div", { class: "actions" }, button(
+    on ? "Stop requiring two-factor authentication" : "Require two-factor authentication",
+    async () => {
+      try {
+        const answer = await api.put(api.appPath(app.name, "/security"), { require_tfa: !on });
+        app.require_tfa = answer.require_tfa;
+        refreshAll();
+        const refused = answer.locked_out.map((u) => u.email);
+        document.querySelector("#main > .messages").replaceChildren(h("p", { class: "ok", role: "status" },
+          answer.require_tfa
+            ? `Two-factor authentication is required. ${refused.length ? `Refused until they turn it on: ${refused.join(", ")}.` : "Every member has it on."}`
+            : "Two-factor authentication is no longer required."));
+      } catch (err) {
+        out.error(err);
+      }
+    })), out);
+}
+
+/** Setting when a member's access ends (a number of days from now), or making it permanent. */
+function accessEnd(app, m, out, reload) {
+  const path = api.appPath(app.name, `/collaborators/${m.id}`);
+  const save = async (body) => {
+    try {
+      await api.patch(path, body);
+      await reload();
+    } catch (err) {
+      out.error(err);
+    }
+  };
+  return h("details", { class: "access-end" }, h("summary", { "aria-label": `End of access for ${m.email}` }, "End of access…"),
+    form({ class: "inline", "aria-label": `End of access for ${m.email}` }, [
+      field("Days of access left", { type: "number", name: "days", min: 1, max: 3650, value: 30, required: true }),
+      h("button", { type: "submit" }, "Set end of access"),
+      m.access_expires_at ? button("Make permanent", () => save({ access_expires_at: null })) : null,
+    ], (el) => save({ access_expires_at: new Date(Date.now() + Number(el.days.value) * 86400000).toISOString() })));
 }
 
 async function membersView(app, can, me, sectionEl) {
@@ -172,6 +218,7 @@ async function membersView(app, can, me, sectionEl) {
               out.error(err);
             }
           }, { "aria-label": `Make ${m.email} ${roleName(other).toLowerCase()}` }));
+          actions.push(accessEnd(app, m, out, reloadSelf));
         }
         if (can("collaborators.remove")) {
           actions.push(button("Remove", async () => {
