@@ -342,3 +342,119 @@ fn app_name(app: &AppRef) -> &str {
         AppRef::Id(_) => "",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use sqlx::{Connection, PgConnection};
+
+    use super::STATEMENTS;
+
+    /// Every node of an `EXPLAIN (FORMAT JSON)` plan.
+    fn nodes<'a>(plan: &'a Value, out: &mut Vec<&'a Value>) {
+        out.push(plan);
+        for child in plan["Plans"].as_array().into_iter().flatten() {
+            nodes(child, out);
+        }
+    }
+
+    /// A caller who is a member of many apps: each statement finds the membership with one
+    /// probe of `(user_id, app_id)`, as `access_joins!` promises, rather than reading every
+    /// membership of the caller and filtering on the app (what Postgres 15 did with a plain
+    /// join: `Rows Removed by Join Filter` grew with the caller's apps). Needs Postgres
+    /// (`ROLEGATE_TEST_POSTGRES_URL`).
+    #[tokio::test]
+    async fn the_membership_is_one_probe_of_user_and_app() {
+        let Ok(admin) = std::env::var("ROLEGATE_TEST_POSTGRES_URL") else {
+            assert!(
+                std::env::var_os("ROLEGATE_TEST_REQUIRE_POSTGRES").is_none(),
+                "ROLEGATE_TEST_REQUIRE_POSTGRES is set without ROLEGATE_TEST_POSTGRES_URL"
+            );
+            return;
+        };
+        let name = format!("rolegate_plan_{}", uuid::Uuid::new_v4().simple());
+        let mut server = PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .execute(&mut server)
+            .await
+            .unwrap();
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        let store = crate::store::connect(&url, Default::default(), Default::default())
+            .await
+            .unwrap();
+        drop(store);
+        // The database goes whatever the checks find.
+        let checked = tokio::spawn(check_plans(url)).await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("drop database {name} with (force)")))
+            .execute(&mut server)
+            .await
+            .unwrap();
+        if let Err(failed) = checked {
+            std::panic::resume_unwind(failed.into_panic());
+        }
+    }
+
+    async fn check_plans(url: String) {
+        let mut conn = PgConnection::connect(&url).await.unwrap();
+        // 40 users, each a member of each of 150 apps (the first owns them); a token of the
+        // second user. Statistics as a real database of that size would have them.
+        for seed in [
+            "insert into users (id, email, created_at, updated_at) \
+             select ('00000000-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid, 'u' || i || '@example.com', \
+                    now(), now() from generate_series(1, 40) i",
+            "insert into apps (id, name, default_branch, created_at, updated_at) \
+             select ('10000000-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid, 'app-' || i, 'main', now(), now() \
+             from generate_series(1, 150) i",
+            "insert into collaborators (id, app_id, user_id, role, created_at, updated_at) \
+             select gen_random_uuid(), a.id, u.id, \
+                    case when u.email = 'u1@example.com' then 'owner' else 'limited_collaborator' end, now(), now() \
+             from apps a cross join users u",
+            "insert into api_tokens (id, user_id, name, token_hash, created_at) \
+             select '20000000-0000-0000-0000-000000000001', id, 'ci', '\\x01', now() from users \
+             where email = 'u2@example.com'",
+            "analyze",
+            "set plan_cache_mode = force_generic_plan",
+        ] {
+            sqlx::query(seed).execute(&mut conn).await.unwrap();
+        }
+        let token: uuid::Uuid = "20000000-0000-0000-0000-000000000001".parse().unwrap();
+        let app: uuid::Uuid = "10000000-0000-0000-0000-000000000075".parse().unwrap();
+        let now = chrono::Utc::now();
+        for (shape, sql) in STATEMENTS.iter().enumerate() {
+            let explain = format!("explain (analyze, format json) {sql}");
+            let query = sqlx::query_scalar::<_, Value>(sqlx::AssertSqlSafe(explain));
+            let query = if shape < 2 {
+                query.bind(vec![token])
+            } else {
+                query.bind(vec![vec![1u8]])
+            };
+            let query = if shape % 2 == 0 {
+                query.bind(vec![app])
+            } else {
+                query.bind(vec!["app-75"])
+            };
+            let plan = query
+                .bind(vec!["app.read"])
+                .bind(vec![now])
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            let mut all = Vec::new();
+            nodes(&plan[0]["Plan"], &mut all);
+            let membership: Vec<&Value> = all
+                .into_iter()
+                .filter(|n| n["Relation Name"] == "collaborators")
+                .filter(|n| n["Index Cond"].as_str().is_some_and(|c| c.contains("user_id")))
+                .collect();
+            assert_eq!(membership.len(), 1, "statement {shape}: {plan:#}");
+            let probe = membership[0];
+            let cond = probe["Index Cond"].as_str().unwrap();
+            assert!(
+                cond.contains("app_id"),
+                "statement {shape} probes by the user alone: {cond}"
+            );
+            assert_eq!(probe["Actual Rows"], 1, "statement {shape}: {probe:#}");
+            assert!(probe.get("Rows Removed by Filter").is_none_or(|r| r == 0), "{probe:#}");
+        }
+    }
+}

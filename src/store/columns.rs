@@ -58,7 +58,8 @@ macro_rules! access_columns {
 /// permission's use lookups of their own (`lateral ... offset 0`): joined plainly, Postgres 15
 /// looks the membership up by the user alone and filters on the app, reading every membership
 /// of the caller on every request (92 rows for a member of 101 apps); as its own lookup, it is
-/// one probe of the `(user_id, app_id)` index, however many apps the caller is in.
+/// one probe of the `(user_id, app_id)` index, however many apps the caller is in (a test in
+/// `access_batch.rs` reads the plan of each statement to hold it so).
 macro_rules! access_joins {
     (sqlite, $permission:literal) => {
         concat!(
