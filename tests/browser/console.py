@@ -19,7 +19,11 @@ Postgres database. The walk-through of README, by clicking:
 5. the limited collaborator, refused the app until then, follows the page's link to the account
    page and turns two-factor authentication on (a wrong code first); signing in again asks for
    the one-time code, and a recovery code gets them in; new recovery codes void the earlier
-   ones; then they leave the app.
+   ones; then they leave the app;
+6. the links rolegate mails open the console: a newcomer signs up, the link of the verification
+   mail (caught by an SMTP server the script runs, aiosmtpd) verifies the address, and the
+   account page says so; then they ask for a password reset on the sign-in page, the mailed link
+   sets a new password, the old one is refused and the new one signs in.
 
 Each step asserts what the page shows. Also: the page's headers (CSP, Referrer-Policy,
 X-Frame-Options), the total size of the embedded assets gzipped (under 100 KB), no cookie ever
@@ -30,10 +34,12 @@ render. Cleans up the server, the database and the browser, even on failure.
 Usage: tests/browser/console.py [path/to/rolegate] (default target/release/rolegate).
 Environment: PG (server URL without database, default postgres://postgres@127.0.0.1:5432),
 PORT (default 18900), SCREENSHOTS (directory). Needs Debian's `chromium` and
-`chromium-driver`, `pip install selenium==4.50.0`, and psql.
+`chromium-driver`, `pip install selenium==4.50.0 aiosmtpd==1.4.6`, and psql.
 """
 
 import base64
+import email
+import email.policy
 import gzip
 import hashlib
 import hmac
@@ -41,6 +47,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -50,6 +57,7 @@ import traceback
 import urllib.error
 import urllib.request
 
+from aiosmtpd.controller import Controller
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -71,8 +79,40 @@ SHOTS = os.path.abspath(os.environ.get("SCREENSHOTS", os.path.join(ROOT, "target
 PASSWORD = "correct horse battery staple"
 APP = "web-shop"
 OWNER, LIMITED, UNUSED = "ada@example.com", "carol@example.com", "dave@example.com"
+NEWCOMER = "erin@example.com"
+NEW_PASSWORD = "moss covered teapot under a blue moon"
 SECRET_VALUE = "postgres://shop:s3cret-value@db.internal/shop"
 WAIT = 10
+
+
+class Mailbox:
+    """What rolegate mails, caught by a real SMTP server (aiosmtpd) on a port of its own."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((envelope.rcpt_tos, message.get_body(("plain",)).get_content()))
+        return "250 OK"
+
+    def link(self, to, marker, seconds=WAIT):
+        """The first link of a mail to `to` that holds `marker`, waiting for the mail."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for rcpt, text in self.messages:
+                if to in rcpt:
+                    found = re.search(r"\S*" + re.escape(marker) + r"\S*", text)
+                    if found:
+                        return found.group(0)
+            time.sleep(0.1)
+        raise AssertionError(f"no mail to {to} with {marker!r}; mails: {self.messages}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def request(method, path, token=None, body=None, basic=None):
@@ -222,7 +262,7 @@ def browser(downloads):
     return driver
 
 
-def walk(p, downloads):
+def walk(p, downloads, mailbox):
     d = p.d
     # 1. The owner signs up and creates an app.
     started = time.monotonic()
@@ -506,6 +546,49 @@ def walk(p, downloads):
     p.wait(EC.alert_is_present(), "the confirmation").accept()
     p.heading("Apps")
     p.sees("You are not a member of any app yet")
+    p.click("Sign out")
+    p.heading("Sign in")
+
+    # 6. The mailed links open the console: the verification link verifies the address...
+    p.link("Sign up").click()
+    p.heading("Sign up")
+    p.fill("Email", NEWCOMER)
+    p.fill("Password", PASSWORD)
+    p.click("Sign up")
+    p.heading("Apps")
+    d.get(mailbox.link(NEWCOMER, "/verify-email#token=rgv_"))
+    p.heading("Verify your address")
+    p.sees(f"{NEWCOMER} is verified.")
+    assert "#token=" not in d.current_url, d.current_url
+    p.link("Go to the console").click()
+    p.heading("Apps")
+    p.link("Account").click()
+    p.heading("Account")
+    p.wait(lambda d: d.find_element(By.XPATH, "//dt[normalize-space()='Email verified']/following-sibling::dd[1]")
+           .text == "yes", "the address verified on the account page")
+    p.click("Sign out")
+    p.heading("Sign in")
+    # ... and the reset link sets a new password.
+    d.find_element(By.XPATH, "//summary[normalize-space()='Forgot your password?']").click()
+    p.fill("Email for the reset link", NEWCOMER)
+    p.click("Mail me a link")
+    p.sees("a link to set a new password is on its way")
+    d.get(mailbox.link(NEWCOMER, "/password-reset#token=rgr_"))
+    p.heading("Set a new password")
+    assert "#token=" not in d.current_url, d.current_url
+    p.fill("New password", NEW_PASSWORD)
+    p.click("Set password")
+    p.sees("Your password is set")
+    d.get(BASE + "/#/signin")
+    p.heading("Sign in")
+    p.fill("Email", NEWCOMER)
+    p.fill("Password", PASSWORD)
+    p.click("Sign in")
+    p.sees("wrong email or password")
+    p.fill("Password", NEW_PASSWORD)
+    p.click("Sign in")
+    p.heading("Apps")
+    p.no_cookie()
 
 
 def main():
@@ -534,6 +617,14 @@ def main():
     })
     for var in ("ROLEGATE_SMTP_URL", "ROLEGATE_PUBLIC_URL", "ROLEGATE_STALE_AFTER_DAYS"):
         env.pop(var, None)
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    env.update({
+        "ROLEGATE_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
+        "ROLEGATE_MAIL_FROM": "rolegate <rolegate@example.com>",
+        "ROLEGATE_DISPATCH_INTERVAL_MS": "100",
+    })
     log_path = os.path.join(work, "server.log")
     log = open(log_path, "w")
     server = subprocess.Popen([BIN], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
@@ -546,7 +637,7 @@ def main():
         check_assets()
         driver = browser(downloads)
         page = Page(driver)
-        walk(page, downloads)
+        walk(page, downloads, mailbox)
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "Content Security Policy" in e["message"]]
         assert not errors, f"CSP violations: {errors}"
         internal = [line for line in open(log_path) if "internal error" in line or "panicked" in line]
@@ -567,6 +658,7 @@ def main():
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+        smtp.stop()
         try:
             psql(f"drop database if exists {DB} with (force)")
         except subprocess.CalledProcessError as err:
