@@ -238,6 +238,12 @@ class Page:
         self.d.save_screenshot(path)
         return path
 
+    def submit(self, button, email, password=PASSWORD):
+        """Fills the sign-in or sign-up form's Email and Password, and presses `button`."""
+        self.fill("Email", email)
+        self.fill("Password", password)
+        self.click(button)
+
     def no_cookie(self):
         assert self.d.get_cookies() == [], self.d.get_cookies()
         assert self.d.execute_script("return document.cookie") == ""
@@ -286,9 +292,7 @@ def walk(p, downloads, mailbox):
     p.heading("Sign in")
     p.link("Sign up").click()
     p.heading("Sign up")
-    p.fill("Email", OWNER)
-    p.fill("Password", PASSWORD)
-    p.click("Sign up")
+    p.submit("Sign up", OWNER)
     p.heading("Apps")
     p.sees("You are not a member of any app yet")
     p.no_cookie()
@@ -341,9 +345,7 @@ def walk(p, downloads, mailbox):
     p.heading("You are invited to an app")
     assert "#token=" not in d.current_url, d.current_url
     p.click("Create an account instead")
-    p.fill("Email", LIMITED)
-    p.fill("Password", PASSWORD)
-    p.click("Sign up")
+    p.submit("Sign up", LIMITED)
     p.click("Accept invitation")
     p.heading(APP)
     p.sees("Your role: Limited collaborator")
@@ -496,9 +498,7 @@ def walk(p, downloads, mailbox):
 
     # 5. The limited collaborator is refused the app until they turn two-factor authentication
     # on, which the page links to; then signing in asks for the one-time code.
-    p.fill("Email", LIMITED)
-    p.fill("Password", PASSWORD)
-    p.click("Sign in")
+    p.submit("Sign in", LIMITED)
     p.heading("Apps")
     p.link(APP).click()
     p.heading(APP)
@@ -517,9 +517,7 @@ def walk(p, downloads, mailbox):
     assert len(codes) == 10 and not set(codes) & set(owner_codes), codes
     p.click("Sign out")
     p.heading("Sign in")
-    p.fill("Email", LIMITED)
-    p.fill("Password", PASSWORD)
-    p.click("Sign in")
+    p.submit("Sign in", LIMITED)
     p.sees("this account has two-factor authentication on")
     p.fill("One-time code", codes[0])
     p.click("Sign in")
@@ -552,9 +550,7 @@ def walk(p, downloads, mailbox):
     # 6. The mailed links open the console: the verification link verifies the address...
     p.link("Sign up").click()
     p.heading("Sign up")
-    p.fill("Email", NEWCOMER)
-    p.fill("Password", PASSWORD)
-    p.click("Sign up")
+    p.submit("Sign up", NEWCOMER)
     p.heading("Apps")
     d.get(mailbox.link(NEWCOMER, "/verify-email#token=rgv_"))
     p.heading("Verify your address")
@@ -581,9 +577,7 @@ def walk(p, downloads, mailbox):
     p.sees("Your password is set")
     d.get(BASE + "/#/signin")
     p.heading("Sign in")
-    p.fill("Email", NEWCOMER)
-    p.fill("Password", PASSWORD)
-    p.click("Sign in")
+    p.submit("Sign in", NEWCOMER)
     p.sees("wrong email or password")
     p.fill("Password", NEW_PASSWORD)
     p.click("Sign in")
