@@ -23,7 +23,9 @@ Postgres database. The walk-through of README, by clicking:
 6. the links rolegate mails open the console: a newcomer signs up, the link of the verification
    mail (caught by an SMTP server the script runs, aiosmtpd) verifies the address, and the
    account page says so; then they ask for a password reset on the sign-in page, the mailed link
-   sets a new password, the old one is refused and the new one signs in.
+   sets a new password, the old one is refused and the new one signs in; the account page then
+   changes it again and signs out every other session (another token stops working, the
+   console's own does not).
 
 Each step asserts what the page shows. Also: the page's headers (CSP, Referrer-Policy,
 X-Frame-Options), the total size of the embedded assets gzipped (under 100 KB), no cookie ever
@@ -81,6 +83,7 @@ APP = "web-shop"
 OWNER, LIMITED, UNUSED = "ada@example.com", "carol@example.com", "dave@example.com"
 NEWCOMER = "erin@example.com"
 NEW_PASSWORD = "moss covered teapot under a blue moon"
+THIRD_PASSWORD = "seven quiet herons over the harbour"
 SECRET_VALUE = "postgres://shop:s3cret-value@db.internal/shop"
 WAIT = 10
 
@@ -581,6 +584,23 @@ def walk(p, downloads, mailbox):
     p.sees("wrong email or password")
     p.fill("Password", NEW_PASSWORD)
     p.click("Sign in")
+    p.heading("Apps")
+    # The account page changes it again and signs out every other session, the console's kept.
+    other = must(201, request("POST", "/v1/tokens", basic=f"{NEWCOMER}:{NEW_PASSWORD}"), "token")["token"]
+    p.link("Account").click()
+    p.heading("Account")
+    change = "//form[@aria-label='Change password']"
+    p.fill("Current password", NEW_PASSWORD, within=change)
+    p.fill("New password", THIRD_PASSWORD, within=change)
+    d.find_element(By.XPATH, f"{change}//input[@name='revoke']").click()
+    p.click("Change password", within=change)
+    p.sees("Your password is changed, and every other session is signed out.")
+    assert request("GET", "/v1/users/self", token=other)[0] == 401, "the other token still works"
+    p.link("Apps").click()
+    p.heading("Apps")
+    p.click("Sign out")
+    p.heading("Sign in")
+    p.submit("Sign in", NEWCOMER, THIRD_PASSWORD)
     p.heading("Apps")
     p.no_cookie()
 

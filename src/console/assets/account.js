@@ -1,6 +1,6 @@
-// `#/account`: the signed-in person's account: their address and whether it is verified, and
-// two-factor authentication (turn on with an authenticator app, new recovery codes, turn off),
-// through the same routes as curl (`/v1/users/self…`).
+// `#/account`: the signed-in person's account: their address and whether it is verified, their
+// password, and two-factor authentication (turn on with an authenticator app, new recovery
+// codes, turn off), through the same routes as curl (`/v1/users/self…`).
 
 import * as api from "./api.js";
 import { h, field, form, messages, replace, button } from "./dom.js";
@@ -84,6 +84,35 @@ function enrolled(holder, refresh) {
   ];
 }
 
+/** Changing the password with the current one; optionally signing out every other session
+ * (`revoke_tokens`: the console's own token is kept). */
+function passwordForm() {
+  const out = messages();
+  return form({ class: "card", "aria-label": "Change password" }, [
+    field("Current password", { type: "password", name: "current", autocomplete: "current-password", required: true }),
+    field("New password", { type: "password", name: "next", autocomplete: "new-password", required: true, minlength: 12 },
+      "At least 12 characters, hard to guess, without your address."),
+    h("div", { class: "field check" },
+      h("label", {}, h("input", { type: "checkbox", name: "revoke" }), " Sign out everywhere else (every other token stops working)")),
+    out,
+    h("button", { type: "submit" }, "Change password"),
+  ], async (el) => {
+    try {
+      const answer = await api.put("/v1/users/self/password", {
+        current_password: el.current.value,
+        new_password: el.next.value,
+        revoke_tokens: el.revoke.checked,
+      });
+      el.reset();
+      out.ok(answer.revoked_tokens
+        ? "Your password is changed, and every other session is signed out."
+        : "Your password is changed.");
+    } catch (err) {
+      out.error(err);
+    }
+  });
+}
+
 /** `#/account`. */
 export async function accountPage() {
   const me = await api.get("/v1/users/self");
@@ -113,5 +142,6 @@ export async function accountPage() {
       h("dt", {}, "Email verified"), h("dd", {}, verified),
       h("dt", {}, "Name"), h("dd", {}, me.name || "—")),
     out,
-    tfa);
+    tfa,
+    h("section", { "aria-labelledby": "s-password" }, h("h2", { id: "s-password" }, "Password"), passwordForm()));
 }
