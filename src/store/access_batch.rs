@@ -208,8 +208,10 @@ impl AccessBatcher {
                             queue.waiting.drain(..taken).filter(|w| !w.reply.is_closed()).collect();
                         (taken, batch)
                     };
-                    self.abandoned
-                        .fetch_add((taken - batch.len()) as u64, Ordering::Relaxed);
+                    if taken > batch.len() {
+                        self.abandoned
+                            .fetch_add((taken - batch.len()) as u64, Ordering::Relaxed);
+                    }
                     if taken == 0 {
                         // Another request's batch took this check while the connection came.
                         lease.release();

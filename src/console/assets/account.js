@@ -120,11 +120,9 @@ export async function accountPage() {
   const tfa = h("section", { "aria-labelledby": "s-tfa" }, h("h2", { id: "s-tfa" }, "Two-factor authentication"));
   const holder = h("div", { class: "section-body" });
   tfa.append(holder);
-  const refresh = async () => {
-    const now = await api.get("/v1/users/self");
-    replace(holder, ...(now.tfa_enabled ? enrolled(holder, refresh) : enrolment(holder, refresh)));
-  };
-  replace(holder, ...(me.tfa_enabled ? enrolled(holder, refresh) : enrolment(holder, refresh)));
+  const show = (user) => replace(holder, ...(user.tfa_enabled ? enrolled(holder, refresh) : enrolment(holder, refresh)));
+  const refresh = async () => show(await api.get("/v1/users/self"));
+  show(me);
   const verified = me.email_verified
     ? "yes"
     : h("span", {}, "not yet ", button("Mail me a new link", async () => {

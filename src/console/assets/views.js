@@ -71,7 +71,7 @@ export async function appPage(ref) {
   const sections = [];
   const refreshAll = () => sections.forEach((s) => s.reload());
 
-  const settings = section("Settings and status", () => settingsView(app, can, refreshAll));
+  const settings = section("Settings and status", () => settingsView(app, can, refreshAll, out));
   sections.push(settings);
   const members = can("collaborators.read")
     ? section("Members", (el) => membersView(app, can, me, el))
@@ -126,7 +126,7 @@ async function ownMembershipId(app, can, me) {
   return accepted.data.collaborator_id;
 }
 
-function settingsView(app, can, refreshAll) {
+function settingsView(app, can, refreshAll, pageOut) {
   const formation = (app.formation || []).map((c) => `${c.amount}× ${c.type} (${c.size})`).join(", ") || "none";
   const rows = [
     ["Status", app.status], ["Stack", app.stack], ["Default branch", app.default_branch],
@@ -137,7 +137,7 @@ function settingsView(app, can, refreshAll) {
   if (app.parent) rows.push(["Created from", app.parent]);
   const dl = h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
   const parts = [dl];
-  if (can("app.require_tfa")) parts.push(requireTfa(app, refreshAll));
+  if (can("app.require_tfa")) parts.push(requireTfa(app, refreshAll, pageOut));
   if (!can("app.update")) return parts;
   const out = messages();
   return [...parts, form({ class: "inline", "aria-label": "Change the default branch" }, [
@@ -155,8 +155,9 @@ function settingsView(app, can, refreshAll) {
   })];
 }
 
-/** The owner's switch: every member must have two-factor authentication on, or not. */
-function requireTfa(app, refreshAll) {
+/** The owner's switch: every member must have two-factor authentication on, or not. What it
+ * did goes to the page's messages (`pageOut`): the section re-renders. */
+function requireTfa(app, refreshAll, pageOut) {
   const out = messages();
   const on = app.require_tfa;
   return h("div", {}, h("div", { class: "actions" }, button(
@@ -167,10 +168,9 @@ function requireTfa(app, refreshAll) {
         app.require_tfa = answer.require_tfa;
         refreshAll();
         const refused = answer.locked_out.map((u) => u.email);
-        document.querySelector("#main > .messages").replaceChildren(h("p", { class: "ok", role: "status" },
-          answer.require_tfa
-            ? `Two-factor authentication is required. ${refused.length ? `Refused until they turn it on: ${refused.join(", ")}.` : "Every member has it on."}`
-            : "Two-factor authentication is no longer required."));
+        pageOut.ok(answer.require_tfa
+          ? `Two-factor authentication is required. ${refused.length ? `Refused until they turn it on: ${refused.join(", ")}.` : "Every member has it on."}`
+          : "Two-factor authentication is no longer required.");
       } catch (err) {
         out.error(err);
       }
