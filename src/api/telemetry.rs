@@ -35,6 +35,38 @@ pub struct LogsQuery {
     since: Option<DateTime<Utc>>,
 }
 
+impl LogsQuery {
+    /// The number of lines asked for (100 unless `lines` says) and the earliest time.
+    pub(crate) fn checked(&self) -> Result<(u32, DateTime<Utc>), ApiError> {
+        let lines = self
+            .lines
+            .map_or(Some(100), |n| {
+                u32::try_from(n).ok().filter(|n| (1..=MAX_LINES).contains(n))
+            })
+            .ok_or_else(|| ApiError::invalid("lines", "must be between 1 and 10000"))?;
+        Ok((lines, self.since.unwrap_or(DateTime::<Utc>::UNIX_EPOCH)))
+    }
+}
+
+/// The series asked for: `kind`, one of `kinds` (`cpu` when absent), and the start (an hour
+/// before `now` when absent).
+pub(crate) fn checked_series(
+    kind: Option<String>,
+    since: Option<DateTime<Utc>>,
+    kinds: &[&str],
+    now: DateTime<Utc>,
+) -> Result<(String, DateTime<Utc>), ApiError> {
+    let kind = kind.unwrap_or_else(|| "cpu".to_owned());
+    if !kinds.contains(&kind.as_str()) {
+        let (last, first) = kinds.split_last().expect("a kind at least");
+        return Err(ApiError::invalid(
+            "kind",
+            format!("must be {} or {last}", first.join(", ")),
+        ));
+    }
+    Ok((kind, since.unwrap_or_else(|| now - TimeDelta::hours(1))))
+}
+
 /// `GET /v1/apps/{app}/logs`: the most recent lines (100 unless `lines` says, at most
 /// 10,000), oldest first.
 #[utoipa::path(get, path = "/v1/apps/{app}/logs", params(AppPath, LogsQuery), responses(
@@ -48,13 +80,7 @@ pub async fn logs(
     ctx: AppContext,
     Query(q): Query<LogsQuery>,
 ) -> ApiResult<Json<Items<LogLine>>> {
-    let lines = q
-        .lines
-        .map_or(Some(100), |n| {
-            u32::try_from(n).ok().filter(|n| (1..=MAX_LINES).contains(n))
-        })
-        .ok_or_else(|| ApiError::invalid("lines", "must be between 1 and 10000"))?;
-    let since = q.since.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let (lines, since) = q.checked()?;
     Ok(Json(Items::all(
         state.store.recent_logs(ctx.app.id, since, lines).await?,
     )))
@@ -96,11 +122,7 @@ pub async fn metrics(
     ctx: AppContext,
     Query(q): Query<MetricsQuery>,
 ) -> ApiResult<Json<Series>> {
-    let kind = q.kind.unwrap_or_else(|| "cpu".to_owned());
-    if !METRIC_KINDS.contains(&kind.as_str()) {
-        return Err(ApiError::invalid("kind", "must be cpu, memory or requests"));
-    }
-    let since = q.since.unwrap_or_else(|| state.clock.now() - TimeDelta::hours(1));
+    let (kind, since) = checked_series(q.kind, q.since, &METRIC_KINDS, state.clock.now())?;
     let items = state.store.metrics(ctx.app.id, &kind, since, MAX_LINES).await?;
     Ok(Json(Series { kind, items }))
 }

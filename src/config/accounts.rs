@@ -28,7 +28,7 @@ impl AccountsConfig {
             }
             None => None,
         };
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let cores = crate::store::cores() as usize;
         let hash_concurrency = number(
             "ROLEGATE_HASH_CONCURRENCY",
             var("ROLEGATE_HASH_CONCURRENCY"),

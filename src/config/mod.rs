@@ -280,7 +280,7 @@ impl Config {
         if platform_token.as_ref().is_some_and(|t| t.len() < 32) {
             return Err(err("ROLEGATE_PLATFORM_TOKEN", "must be at least 32 characters"));
         }
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let cores = crate::store::cores() as usize;
         let serve_threads = number(
             "ROLEGATE_SERVE_THREADS",
             var("ROLEGATE_SERVE_THREADS"),

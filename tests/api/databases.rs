@@ -777,9 +777,16 @@ async fn database_logs_and_metrics_come_from_the_platform(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(metrics.items()[0]["value"], 12.0);
-    app.get(&format!("{base}/metrics?kind=requests"), &team.collaborator.jwt)
+    let wrong = app
+        .get(&format!("{base}/metrics?kind=requests"), &team.collaborator.jwt)
         .await
         .problem(422);
+    assert_eq!(wrong.body["errors"][0]["message"], "must be cpu, memory, disk or connections");
+    let too_many = app
+        .get(&format!("{base}/logs?lines=10001"), &team.collaborator.jwt)
+        .await
+        .problem(422);
+    assert_eq!(too_many.body["errors"][0]["message"], "must be between 1 and 10000");
     // The app's own logs do not hold the database's.
     let app_logs = app.get("/v1/apps/web/logs", &team.limited.jwt).await.expect(200);
     assert!(!app_logs.text.contains("checkpoint"));

@@ -643,9 +643,12 @@ async fn logs_and_metrics_come_from_the_platform(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(all.items().len(), 4);
-    app.get("/v1/apps/web/metrics?kind=disk", &team.limited.jwt)
+    let wrong = app
+        .get("/v1/apps/web/metrics?kind=disk", &team.limited.jwt)
         .await
         .problem(422);
+    assert_eq!(wrong.body["errors"][0]["field"], "kind");
+    assert_eq!(wrong.body["errors"][0]["message"], "must be cpu, memory or requests");
     let bad = json!({"samples": [{"kind": "disk", "time": now, "value": 1.0}]});
     app.call(
         Method::POST,

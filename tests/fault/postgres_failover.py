@@ -186,6 +186,16 @@ class Cluster:
                               capture_output=True, text=True).stdout.strip()
         return uri, sync
 
+    def writable(self, uri):
+        """Whether the cluster takes a write right now, asked straight of Postgres (not through
+        rolegate): a transaction that takes a transaction id on the multi-host URI, so it is
+        refused by a standby and waits for the synchronous standby when it commits."""
+        try:
+            return subprocess.run(["psql", f"{uri}&connect_timeout=2", "-qAtc", "select txid_current()"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=3).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
+
     def failover(self):
         self.run(["pg_autoctl", "perform", "failover", "--pgdata", self.monitor], timeout=120)
 
@@ -230,7 +240,7 @@ def request(method, path, token=None, body=None, basic=None, timeout=15):
     return client.call(BASE + path, method, token, body, basic, timeout=timeout)
 
 
-def switch_figures(name, switch, until, results, readyz, failures):
+def switch_figures(name, switch, until, results, readyz, probes, failures):
     """The figures of one switch: requests started from its command until `until` (the next
     switch, or the end of the load)."""
     start, end = switch
@@ -244,10 +254,22 @@ def switch_figures(name, switch, until, results, readyz, failures):
         seconds = len({int(r[0] - start) for r in failed})
     else:
         window, seconds = 0.0, 0
+    # The cluster's own write outage, from the direct probes: rolegate cannot answer a write
+    # sooner than Postgres takes one, and should follow within RECOVERY_LIMIT once it does.
+    asked = [p for p in probes if start - 0.2 <= p[0] < until]
+    refused = [p for p in asked if not p[1]]
+    if refused:
+        cluster_window = max(p[0] + p[2] for p in refused) - min(p[0] for p in refused)
+        writable_again = min((p[0] for p in asked if p[1] and p[0] > max(r[0] for r in refused)), default=until)
+    else:
+        cluster_window, writable_again = 0.0, start
+    behind = max(0.0, max(r[0] + r[2] for r in failed) - writable_again) if failed else 0.0
     ready = collections.Counter(status for t, status in readyz if start <= t < until)
     later = [r for r in around if 200 <= r[1] < 300 and (not failed or r[0] > max(f[0] for f in failed))]
     slowest = max((r[2] for r in around), default=0.0)
-    log(f"{name}: pg_autoctl took {end - start:.1f} s; error window {window:.2f} s over {seconds} "
+    log(f"{name}: pg_autoctl took {end - start:.1f} s; Postgres refused writes for {cluster_window:.2f} s "
+        f"({len(refused)} of {len(asked)} direct probes); rolegate's errors ended {behind:.2f} s after it took them again")
+    log(f"{name}: error window {window:.2f} s over {seconds} "
         f"second(s); slowest answer {slowest:.2f} s; status codes {dict(sorted(codes.items()))}; /readyz {dict(sorted(ready.items()))}; "
         f"recovered without a restart: {bool(later)}")
     if 500 in codes or any(500 <= c for c in codes if c != 503):
@@ -298,6 +320,7 @@ def main():
         acked = {}
         results = []
         readyz = []
+        probes = []
         lock = threading.Lock()
         stop = threading.Event()
 
@@ -315,6 +338,13 @@ def main():
                 i += 1
                 time.sleep(WRITE_PAUSE)
 
+        def cluster_probe():
+            while not stop.is_set():
+                began = time.monotonic()
+                ok = cluster.writable(uri)
+                probes.append((began, ok, time.monotonic() - began))
+                time.sleep(0.1)
+
         def ready_probe():
             while not stop.is_set():
                 status = request("GET", "/readyz", timeout=5)[0]
@@ -323,6 +353,7 @@ def main():
 
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
         threads.append(threading.Thread(target=ready_probe))
+        threads.append(threading.Thread(target=cluster_probe))
         for t in threads:
             t.start()
         time.sleep(3)
@@ -340,7 +371,7 @@ def main():
         pid_alive = server.poll() is None
 
         ends = [switch[0] - 0.2 for _, switch in switches[1:]] + [float("inf")]
-        windows = [switch_figures(name, switch, until, results, readyz, failures)
+        windows = [switch_figures(name, switch, until, results, readyz, probes, failures)
                    for (name, switch), until in zip(switches, ends)]
         codes = collections.Counter(r[1] for r in results)
         duration = results[-1][0] - results[0][0] if results else 0

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{database, platform_database};
@@ -12,28 +12,15 @@ use crate::api::internal::{Logs, checked_lines, checked_samples};
 use crate::api::openapi::{AppIdPath, IdPath};
 use crate::api::{IdParam, telemetry};
 use crate::authz::middleware::AppContext;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::state::AppState;
 
 /// The metrics of a database.
 pub const DATABASE_METRIC_KINDS: [&str; 4] = ["cpu", "memory", "disk", "connections"];
 
-/// `?lines=&since=` of a database's logs.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseLogsQuery {
-    /// How many of the most recent lines, 1 to 10000 (default 100).
-    #[param(minimum = 1, maximum = 10000)]
-    lines: Option<i64>,
-    /// Only lines written at or after this time (RFC 3339; default: no limit).
-    #[serde(default, deserialize_with = "crate::domain::timestamp::option")]
-    since: Option<DateTime<Utc>>,
-}
-
 /// `GET /v1/apps/{app}/addons/{id}/database/logs`: the database's most recent lines (100
 /// unless `lines` says, at most 10,000), oldest first.
-#[utoipa::path(get, path = "/v1/apps/{app}/addons/{id}/database/logs", params(AppIdPath, DatabaseLogsQuery),
+#[utoipa::path(get, path = "/v1/apps/{app}/addons/{id}/database/logs", params(AppIdPath, telemetry::LogsQuery),
     responses(
         (status = 200, description = "The most recent lines, oldest first; never paginated (no `next_cursor`).",
             body = Items<crate::store::LogLine>),
@@ -43,16 +30,10 @@ pub async fn logs(
     State(state): State<AppState>,
     ctx: AppContext,
     Path(AppIdPath { id, .. }): Path<AppIdPath>,
-    Query(q): Query<DatabaseLogsQuery>,
+    Query(q): Query<telemetry::LogsQuery>,
 ) -> ApiResult<Json<Items<crate::store::LogLine>>> {
-    let lines = q
-        .lines
-        .map_or(Some(100), |n| {
-            u32::try_from(n).ok().filter(|n| (1..=telemetry::MAX_LINES).contains(n))
-        })
-        .ok_or_else(|| ApiError::invalid("lines", "must be between 1 and 10000"))?;
+    let (lines, since) = q.checked()?;
     let addon = database(&state, &ctx, id).await?;
-    let since = q.since.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     Ok(Json(Items::all(
         state.store.database_logs(addon.id, since, lines).await?,
     )))
@@ -102,12 +83,8 @@ pub async fn metrics(
     Path(AppIdPath { id, .. }): Path<AppIdPath>,
     Query(q): Query<DatabaseMetricsQuery>,
 ) -> ApiResult<Json<DatabaseSeries>> {
-    let kind = q.kind.unwrap_or_else(|| "cpu".to_owned());
-    if !DATABASE_METRIC_KINDS.contains(&kind.as_str()) {
-        return Err(ApiError::invalid("kind", "must be cpu, memory, disk or connections"));
-    }
+    let (kind, since) = telemetry::checked_series(q.kind, q.since, &DATABASE_METRIC_KINDS, state.clock.now())?;
     let addon = database(&state, &ctx, id).await?;
-    let since = q.since.unwrap_or_else(|| state.clock.now() - TimeDelta::hours(1));
     let items = state
         .store
         .database_metrics(addon.id, &kind, since, telemetry::MAX_LINES)
