@@ -231,7 +231,7 @@ fn spawn_lane(
         .spawn(move || {
             runtime.block_on(async move {
                 let config = base.config.clone();
-                let store = match store::connect(&config.database_url, pool, config.limits).await {
+                let store = match base.store.lane(pool).await {
                     Ok(store) => store,
                     Err(e) => {
                         let _ = ready.send(Err(format!("DATABASE_URL: cannot open the store: {e}")));

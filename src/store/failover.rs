@@ -6,10 +6,11 @@
 //! recovery and the session is not read-only (checked once, when a connection is made);
 //! with `any` (the default, as in libpq) any session the server accepts is kept.
 //!
-//! sqlx's pool connects to one host ([`PgConnectOptions`]). A watcher task keeps one probe
-//! session on that host and checks it every second (and at once when a new connection was
-//! refused as read-only); when the host stops answering or stops taking writes, it tries the
-//! hosts in their order and switches the pool's connect options to the first that fits. The
+//! sqlx's pool connects to one host ([`PgConnectOptions`]). A watcher task, one per process
+//! (the serving threads' stores follow the main store's), keeps one probe session on that
+//! host and checks it every second (and at once when a new connection was refused as
+//! read-only); when the host stops answering or stops taking writes, it tries the hosts in
+//! their order and switches every pool's connect options to the first that fits. The
 //! pool's own connect loop re-reads those options on every attempt, so a request waiting for
 //! a connection during the switch gets one on the new host within its acquire timeout.
 //!
@@ -19,7 +20,7 @@
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Weak};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
@@ -181,14 +182,23 @@ pub fn is_stale(age: Duration) -> bool {
     opened < stale_before
 }
 
-/// The hosts a multi-host store moves between.
+/// The hosts a multi-host store moves between, shared by the stores of every serving thread:
+/// one watcher and one probe session per process, however many pools follow it.
 pub struct Failover {
     hosts: Vec<PgConnectOptions>,
     labels: Vec<String>,
     attrs: SessionAttrs,
-    /// The host the pool connects to.
+    /// The host the pools connect to.
     current: AtomicUsize,
+    /// The pools moved to the next host (the main store's and each serving thread's); the
+    /// lock also orders a switch against a pool that starts following it.
+    pools: Mutex<Vec<PgPool>>,
+    /// Cuts the watcher's wait short (a new connection was refused as read-only).
+    wake: Arc<Notify>,
 }
+
+/// `application_name` of the watcher's probe session, as `pg_stat_activity` shows it.
+pub const PROBE_APPLICATION_NAME: &str = "rolegate failover watch";
 
 /// How long the probe waits for a host to accept a connection and answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -206,6 +216,8 @@ impl Failover {
             labels,
             attrs,
             current: AtomicUsize::new(0),
+            pools: Mutex::new(Vec::new()),
+            wake: Arc::new(Notify::new()),
         });
         if let Some((index, conn)) = failover.find().await {
             failover.current.store(index, Ordering::Relaxed);
@@ -224,6 +236,19 @@ impl Failover {
         self.hosts[self.current.load(Ordering::Relaxed)].clone()
     }
 
+    /// What wakes the watcher at once (a session found read-only).
+    pub fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Moves `pool` with the watcher's switches from now on, starting on the current host.
+    pub fn follow(&self, pool: PgPool) {
+        let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
+        pools.retain(|p| !p.is_closed());
+        pool.set_connect_options(self.current_options());
+        pools.push(pool);
+    }
+
     /// The first host, in order, whose session fits, with that session.
     async fn find(&self) -> Option<(usize, PgConnection)> {
         for (index, host) in self.hosts.iter().enumerate() {
@@ -237,7 +262,8 @@ impl Failover {
     /// A fitting session on `host`, if it gives one within [`PROBE_TIMEOUT`].
     async fn probe(&self, host: &PgConnectOptions) -> Option<PgConnection> {
         let attempt = async {
-            let mut conn = PgConnection::connect_with(host).await.ok()?;
+            let options = host.clone().application_name(PROBE_APPLICATION_NAME);
+            let mut conn = PgConnection::connect_with(&options).await.ok()?;
             match fits(&mut conn, self.attrs).await {
                 Ok(true) => Some(conn),
                 _ => {
@@ -249,13 +275,16 @@ impl Failover {
         tokio::time::timeout(PROBE_TIMEOUT, attempt).await.ok().flatten()
     }
 
-    /// Watches the current host while the store lives (`failover` upgrades) and its pool is
-    /// open, switching `pool` to another host when the current one stops fitting. `wake` cuts
-    /// a wait short (a new connection was refused as read-only).
-    pub async fn watch(failover: Weak<Failover>, pool: PgPool, wake: Arc<Notify>) {
+    /// Watches the current host while a store lives (`failover` upgrades) and one of its
+    /// pools is open, switching every following pool to another host when the current one
+    /// stops fitting.
+    pub async fn watch(failover: Weak<Failover>) {
+        let Some(wake) = failover.upgrade().map(|f| f.wake()) else {
+            return;
+        };
         let mut probe: Option<PgConnection> = None;
         while let Some(this) = failover.upgrade() {
-            if pool.is_closed() {
+            if this.pools().iter().all(PgPool::is_closed) {
                 break;
             }
             let healthy = match probe.as_mut() {
@@ -272,16 +301,7 @@ impl Failover {
                 match this.find().await {
                     Some((index, conn)) => {
                         probe = Some(conn);
-                        let previous = this.current.swap(index, Ordering::Relaxed);
-                        if previous != index {
-                            pool.set_connect_options(this.hosts[index].clone());
-                            discard_open_sessions();
-                            tracing::warn!(
-                                from = %this.labels[previous],
-                                to = %this.labels[index],
-                                "database: moved to the next host that fits target_session_attrs"
-                            );
-                        }
+                        this.switch_to(index);
                         CHECK_EVERY
                     }
                     None => {
@@ -299,6 +319,32 @@ impl Failover {
         if let Some(conn) = probe {
             let _ = conn.close().await;
         }
+    }
+
+    /// The pools following this watcher, the closed ones left out.
+    fn pools(&self) -> Vec<PgPool> {
+        let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
+        pools.retain(|p| !p.is_closed());
+        pools.clone()
+    }
+
+    /// Makes host `index` the current one, moving every pool there.
+    fn switch_to(&self, index: usize) {
+        let pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
+        let previous = self.current.swap(index, Ordering::Relaxed);
+        if previous == index {
+            return;
+        }
+        for pool in pools.iter() {
+            pool.set_connect_options(self.hosts[index].clone());
+        }
+        drop(pools);
+        discard_open_sessions();
+        tracing::warn!(
+            from = %self.labels[previous],
+            to = %self.labels[index],
+            "database: moved to the next host that fits target_session_attrs"
+        );
     }
 }
 

@@ -340,6 +340,11 @@ pub trait Store:
     /// How many connections the pools hold, idle and in use.
     fn pool_status(&self) -> PoolStatus;
 
+    /// Another store on the same database for a serving thread: Postgres gives it pools of
+    /// its own, sized by `settings`, moved by this store's one failover watcher, without
+    /// running the migrations again; SQLite shares its pools (it has one writer).
+    async fn lane(&self, settings: PoolSettings) -> StoreResult<Arc<dyn Store>>;
+
     /// Closes the pools at shutdown. On SQLite it first checkpoints the write-ahead log into
     /// the main file (`PRAGMA wal_checkpoint(TRUNCATE)`), so `rolegate.db` alone holds everything.
     async fn close(&self);

@@ -4,7 +4,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use tokio::sync::Notify;
 
 use super::access_batch::{AccessBatcher, AccessKey};
 use super::access_pool::AccessPool;
@@ -15,9 +14,9 @@ use super::{PoolSettings, StoreError, StoreResult};
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
-    /// The hosts of a multi-host `DATABASE_URL`; its watcher stops when the last clone of
-    /// the store is dropped.
-    _failover: Option<Arc<Failover>>,
+    /// The hosts of a multi-host `DATABASE_URL`, shared with the serving threads' stores;
+    /// its watcher stops when the last of them is dropped.
+    failover: Option<Arc<Failover>>,
     /// The access query's connections, handed back in place (see [`AccessPool`]), and the
     /// checks of concurrent requests batched onto them (see [`AccessBatcher`]).
     access: Arc<AccessBatcher>,
@@ -48,7 +47,37 @@ impl PgStore {
                 (failover.current_options(), Some(failover))
             }
         };
-        let wake = Arc::new(Notify::new());
+        let store = PgStore::open(options, failover, settings).await?;
+        if let Some(failover) = &store.failover {
+            tokio::spawn(Failover::watch(Arc::downgrade(failover)));
+        }
+        sqlx::migrate!("./migrations/postgres")
+            .run(&store.pool)
+            .await
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        Ok(store)
+    }
+
+    /// Another store on the same database, for a serving thread: pools of its own sized by
+    /// `settings`, on the host this store's failover watcher chose and moved by that one
+    /// watcher (no second watcher, no second probe session, no migrations run again).
+    pub async fn lane(&self, settings: PoolSettings) -> StoreResult<PgStore> {
+        let options = match &self.failover {
+            Some(failover) => failover.current_options(),
+            None => (*self.pool.connect_options()).clone(),
+        };
+        let mut store = PgStore::open(options, self.failover.clone(), settings).await?;
+        store.limits = self.limits;
+        Ok(store)
+    }
+
+    /// The pool and the access pool on `options`, following `failover` when there is one.
+    async fn open(
+        options: PgConnectOptions,
+        failover: Option<Arc<Failover>>,
+        settings: PoolSettings,
+    ) -> StoreResult<PgStore> {
+        let wake = failover.as_ref().map(|f| f.wake());
         let mut pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
@@ -60,7 +89,7 @@ impl PgStore {
         if let Some(failover) = &failover
             && failover.attrs() == SessionAttrs::ReadWrite
         {
-            let wake = wake.clone();
+            let wake = failover.wake();
             pool = pool.after_connect(move |conn, _meta| {
                 let wake = wake.clone();
                 Box::pin(async move {
@@ -78,6 +107,9 @@ impl PgStore {
             });
         }
         let pool = pool.connect_with(options).await?;
+        if let Some(failover) = &failover {
+            failover.follow(pool.clone());
+        }
         let attrs = failover.as_ref().map_or(SessionAttrs::Any, |f| f.attrs());
         let access = Arc::new(AccessBatcher::new(AccessPool::new(
             pool.clone(),
@@ -87,18 +119,11 @@ impl PgStore {
             },
             attrs,
             settings.acquire_timeout,
-            failover.as_ref().map(|_| wake.clone()),
+            wake,
         )));
-        if let Some(failover) = &failover {
-            tokio::spawn(Failover::watch(Arc::downgrade(failover), pool.clone(), wake));
-        }
-        sqlx::migrate!("./migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Other(Box::new(e)))?;
         Ok(PgStore {
             pool,
-            _failover: failover,
+            failover,
             access,
             limits: super::Limits::default(),
         })
@@ -127,6 +152,11 @@ impl PgStore {
     /// Closes the access pool's connections.
     async fn close_access_pool(&self) {
         self.access.pool().close().await;
+    }
+
+    /// A store for another serving thread (see [`PgStore::lane`]).
+    async fn open_lane(&self, settings: PoolSettings) -> StoreResult<PgStore> {
+        self.lane(settings).await
     }
 
     /// A transaction for a change; row locks (`for update`) serialise what must be.

@@ -109,6 +109,11 @@ impl SqliteStore {
     /// SQLite has no access pool.
     async fn close_access_pool(&self) {}
 
+    /// SQLite serves from one runtime; another store on it shares its pools (its one writer).
+    async fn open_lane(&self, _settings: super::PoolSettings) -> super::StoreResult<SqliteStore> {
+        Ok(self.clone())
+    }
+
     fn reader(&self) -> &SqlitePool {
         &self.reader
     }

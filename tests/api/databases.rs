@@ -781,7 +781,10 @@ async fn database_logs_and_metrics_come_from_the_platform(backend: Backend) {
         .get(&format!("{base}/metrics?kind=requests"), &team.collaborator.jwt)
         .await
         .problem(422);
-    assert_eq!(wrong.body["errors"][0]["message"], "must be cpu, memory, disk or connections");
+    assert_eq!(
+        wrong.body["errors"][0]["message"],
+        "must be cpu, memory, disk or connections"
+    );
     let too_many = app
         .get(&format!("{base}/logs?lines=10001"), &team.collaborator.jwt)
         .await

@@ -274,3 +274,140 @@ async fn a_host_that_stops_taking_writes_is_left_for_the_next_without_a_restart(
     let names = app.get("/v1/apps/web/variables", &owner.jwt).await.expect(200);
     assert!(names.text.contains("AFTER19"), "{}", names.text);
 }
+
+/// The binary on `database_url` with `threads` serving threads (each its own runtime and
+/// pools), stopped when dropped.
+struct Binary {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Binary {
+    async fn start(database_url: &str, threads: usize) -> Binary {
+        let port = closed_port().await;
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .env("DATABASE_URL", database_url)
+            .env("ROLEGATE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ROLEGATE_SERVE_THREADS", threads.to_string())
+            .env("ROLEGATE_JWT_SECRET", crate::common::JWT_SECRET)
+            .env("ROLEGATE_SECRETS_KEY", crate::common::SECRETS_KEY)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let binary = Binary {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        while reqwest::get(format!("{}/readyz", binary.base))
+            .await
+            .map_or(true, |r| r.status() != 200)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the binary did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        binary
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The failover watchers' probe sessions on `database_url`'s database.
+async fn probe_sessions(admin_url: &str, database_url: &str) -> i64 {
+    let name = database_url.rsplit('/').next().unwrap();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)
+        .await
+        .unwrap();
+    sqlx::query_scalar("select count(*) from pg_stat_activity where datname = $1 and application_name = $2")
+        .bind(name)
+        .bind(rolegate::store::failover::PROBE_APPLICATION_NAME)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// The serving threads of one process share one failover watcher (one probe session, not
+/// one per thread), and a switch moves the pools of every thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_serving_threads_share_one_watcher_and_all_follow_a_switch() {
+    let Some(backend) = Backend::postgres() else { return };
+    let Backend::Postgres(admin_url) = &backend else {
+        unreachable!()
+    };
+    let admin_url = admin_url.clone();
+    let first = Host::start(upstream(&admin_url)).await;
+    let second = Host::start(upstream(&admin_url)).await;
+    let hosts = [first.address(), second.address()];
+    // The in-process server makes the database, the owner and the app; the binary, with
+    // four serving threads, is a second process on the same URL.
+    let app = TestApp::spawn_reaching_database(backend, |url| multi_host(url, &hosts, "read-write")).await;
+    let owner = app.signup("threads@example.com").await;
+    app.create_app(&owner, "web").await;
+    let url = multi_host(&app.database_url, &hosts, "read-write");
+    let binary = Binary::start(&url, 4).await;
+
+    // One probe session per process: the in-process server's and the binary's.
+    let started = Instant::now();
+    while probe_sessions(&admin_url, &app.database_url).await != 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the watchers' probe sessions are not 2"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(probe_sessions(&admin_url, &app.database_url).await, 2);
+
+    // Each write on a connection of its own, so the kernel spreads them over the threads.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let write = |name: String| {
+        let request = client
+            .put(format!("{}/v1/apps/web/variables/{name}", binary.base))
+            .bearer_auth(&owner.jwt)
+            .json(&json!({"value": "v"}));
+        // 200 or 201 is stored, as `write_variable` counts it.
+        async move {
+            match request.send().await.unwrap().status().as_u16() {
+                200 => 201,
+                status => status,
+            }
+        }
+    };
+    for i in 0..8 {
+        assert_eq!(write(format!("BEFORE{i}")).await, 201);
+    }
+    assert_eq!(second.sessions(), 0, "the first host is used while it takes writes");
+
+    first.demote();
+    let started = Instant::now();
+    let mut n = 0;
+    loop {
+        n += 1;
+        let status = write(format!("DURING{n}")).await;
+        assert!(status == 201 || status == 503, "a write answered {status}");
+        if status == 201 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not healed after {n} writes"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Every thread's pool moved: forty writes on new connections, all stored.
+    for i in 0..40 {
+        assert_eq!(write(format!("AFTER{i}")).await, 201, "write {i} after the switch");
+    }
+    assert_eq!(probe_sessions(&admin_url, &app.database_url).await, 2);
+}

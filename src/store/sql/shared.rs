@@ -229,6 +229,13 @@ impl crate::store::Store for Backend {
         Ok(())
     }
 
+    async fn lane(
+        &self,
+        settings: crate::store::PoolSettings,
+    ) -> crate::store::StoreResult<std::sync::Arc<dyn crate::store::Store>> {
+        Ok(std::sync::Arc::new(self.open_lane(settings).await?))
+    }
+
     async fn close(&self) {
         self.close_access_pool().await;
         self.reader().close().await;
