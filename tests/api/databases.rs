@@ -73,6 +73,7 @@ async fn spawn(backend: Backend) -> Setup {
         &[
             ("ROLEGATE_PLATFORM_TOKEN", PLATFORM_TOKEN),
             ("ROLEGATE_MAX_ORDERS_PER_MINUTE", "0"),
+            ("ROLEGATE_LOG_RETENTION_LINES", "5"),
         ],
     )
     .await;
@@ -794,4 +795,34 @@ async fn database_logs_and_metrics_come_from_the_platform(backend: Backend) {
     let app_logs = app.get("/v1/apps/web/logs", &team.limited.jwt).await.expect(200);
     assert!(!app_logs.text.contains("checkpoint"));
     app.get(&format!("{base}/logs"), &team.limited.jwt).await.problem(403);
+
+    // The database's log keeps a window of its own (ROLEGATE_LOG_RETENTION_LINES, 5 here),
+    // and the app's lines are not counted in it.
+    let app_lines: Vec<_> = (1..=3)
+        .map(|i| json!({"source": "web-1", "message": format!("app {i}")}))
+        .collect();
+    app.post(
+        "/internal/v1/apps/web/logs",
+        PLATFORM_TOKEN,
+        json!({"lines": app_lines}),
+    )
+    .await
+    .expect(204);
+    let lines: Vec<_> = (1..=8)
+        .map(|i| json!({"source": "postgresql", "message": format!("db {i}")}))
+        .collect();
+    app.post(
+        &format!("/internal/v1/addons/{db}/database/logs"),
+        PLATFORM_TOKEN,
+        json!({"lines": lines}),
+    )
+    .await
+    .expect(204);
+    let logs = app
+        .get(&format!("{base}/logs"), &team.collaborator.jwt)
+        .await
+        .expect(200);
+    assert_eq!(logs.column("message"), ["db 4", "db 5", "db 6", "db 7", "db 8"]);
+    let app_logs = app.get("/v1/apps/web/logs", &team.limited.jwt).await.expect(200);
+    assert_eq!(app_logs.column("message"), ["app 1", "app 2", "app 3"]);
 }

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Backend, Db};
+use super::Backend;
+use super::telemetry::DATABASE;
 use crate::store::{App, LogLine, MetricPoint, MetricSample, NewRequest, Recorded, StoreError, StoreResult, UserRef};
 
 #[async_trait::async_trait]
@@ -47,44 +48,12 @@ impl crate::store::DatabaseStore for Backend {
         max_lines: u32,
         cutoff: DateTime<Utc>,
     ) -> StoreResult<()> {
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.write_tx().await?;
-        let mut insert =
-            sqlx::QueryBuilder::<Db>::new("insert into database_log_lines (addon_id, timestamp, source, message) ");
-        insert.push_values(lines, |mut row, line| {
-            row.push_bind(addon_id)
-                .push_bind(line.timestamp)
-                .push_bind(line.source.clone())
-                .push_bind(line.message.clone());
-        });
-        insert.build().execute(&mut *tx).await?;
-        sqlx::query(
-            "delete from database_log_lines where addon_id = $1 and (timestamp < $2 or id <= \
-             (select id from database_log_lines where addon_id = $1 order by id desc limit 1 offset $3))",
-        )
-        .bind(addon_id)
-        .bind(cutoff)
-        .bind(i64::from(max_lines))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.append_log_lines(&DATABASE, addon_id, lines, max_lines, cutoff)
+            .await
     }
 
     async fn database_logs(&self, addon_id: Uuid, since: DateTime<Utc>, limit: u32) -> StoreResult<Vec<LogLine>> {
-        let mut lines: Vec<LogLine> = sqlx::query_as(
-            "select timestamp, source, message from database_log_lines where addon_id = $1 and timestamp >= $2 \
-             order by id desc limit $3",
-        )
-        .bind(addon_id)
-        .bind(since)
-        .bind(i64::from(limit))
-        .fetch_all(self.reader())
-        .await?;
-        lines.reverse();
-        Ok(lines)
+        self.newest_log_lines(&DATABASE, addon_id, since, limit).await
     }
 
     async fn append_database_metrics(
@@ -93,26 +62,7 @@ impl crate::store::DatabaseStore for Backend {
         samples: &[MetricSample],
         cutoff: DateTime<Utc>,
     ) -> StoreResult<()> {
-        if samples.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.write_tx().await?;
-        let mut insert =
-            sqlx::QueryBuilder::<Db>::new("insert into database_metric_samples (addon_id, kind, time, value) ");
-        insert.push_values(samples, |mut row, s| {
-            row.push_bind(addon_id)
-                .push_bind(s.kind)
-                .push_bind(s.time)
-                .push_bind(s.value);
-        });
-        insert.build().execute(&mut *tx).await?;
-        sqlx::query("delete from database_metric_samples where addon_id = $1 and time < $2")
-            .bind(addon_id)
-            .bind(cutoff)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.append_samples(&DATABASE, addon_id, samples, cutoff).await
     }
 
     async fn database_metrics(
@@ -122,15 +72,6 @@ impl crate::store::DatabaseStore for Backend {
         since: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<MetricPoint>> {
-        Ok(sqlx::query_as(
-            "select time, value from (select time, value from database_metric_samples \
-             where addon_id = $1 and kind = $2 and time >= $3 order by time desc limit $4) newest order by time",
-        )
-        .bind(addon_id)
-        .bind(kind)
-        .bind(since)
-        .bind(i64::from(limit))
-        .fetch_all(self.reader())
-        .await?)
+        self.newest_samples(&DATABASE, addon_id, kind, since, limit).await
     }
 }
