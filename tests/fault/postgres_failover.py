@@ -38,6 +38,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import client  # noqa: E402
+import ledger  # noqa: E402
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "target/release/rolegate"
 PORT = int(os.environ.get("PORT", "18510"))
@@ -332,26 +333,11 @@ def main():
         if status != 201:
             raise RuntimeError(f"creating the app answered {status}: {body[:300]}")
 
-        acked = {}
-        results = []
+        load = ledger.WriteLoad(request, token, "ha-app", WRITERS, pause=WRITE_PAUSE)
         readyz = []
         probes = []
         lock = threading.Lock()
         stop = threading.Event()
-
-        def writer(n):
-            i = 0
-            while not stop.is_set():
-                name = f"V_{n}_{i}"
-                began = time.monotonic()
-                status, headers, _, elapsed = request("PUT", f"/v1/apps/ha-app/variables/{name}", token, {"value": str(i)})
-                with lock:
-                    retry = headers.get("Retry-After") or headers.get("retry-after")
-                    results.append((began, status, elapsed, retry))
-                    if 200 <= status < 300:
-                        acked[name] = str(i)
-                i += 1
-                time.sleep(WRITE_PAUSE)
 
         def cluster_probe():
             # A new probe every 0.1 s, whether or not earlier ones have answered, so a probe
@@ -376,8 +362,8 @@ def main():
                 readyz.append((time.monotonic(), status))
                 time.sleep(0.1)
 
-        threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
-        threads.append(threading.Thread(target=ready_probe))
+        load.start()
+        threads = [threading.Thread(target=ready_probe)]
         threads.append(threading.Thread(target=cluster_probe))
         for t in threads:
             t.start()
@@ -390,9 +376,11 @@ def main():
             switches.append((name, (began, time.monotonic())))
             log(f"{name}: primary {before} -> {cluster.primary()}")
             time.sleep(8)
+        load.stop()
         stop.set()
         for t in threads:
             t.join()
+        results = load.results
         pid_alive = server.poll() is None
 
         ends = [switch[0] - 0.2 for _, switch in switches[1:]] + [float("inf")]
@@ -406,14 +394,13 @@ def main():
             failures.append("rolegate exited during the run")
 
         # The ledger: every acknowledged write is stored (read through rolegate, on the primary).
-        status, _, body, _ = request("GET", "/v1/apps/ha-app/variables", token)
-        stored = {v["name"]: v["value"] for v in json.loads(body)["items"]} if status == 200 else {}
-        lost = [name for name, value in acked.items() if stored.get(name) != value]
+        status, lost = load.lost()
         if status != 200:
             failures.append(f"listing the variables answered {status}")
         if lost:
             failures.append(f"{len(lost)} acknowledged writes lost: {lost[:5]}")
-        log(f"acknowledged writes: {len(acked)}, found afterwards: {len(acked) - len(lost)}, lost: {len(lost)}")
+        log(f"acknowledged writes: {len(load.acked)}, found afterwards: {len(load.acked) - len(lost)}, "
+            f"lost: {len(lost)}")
         log(f"worst error window: {max(windows):.2f} s (limit {WINDOW_LIMIT} s)")
         moves = [line.strip() for line in open(server_log) if "moved to the next host" in line]
         log(f"rolegate's log: {len(moves)} host switch(es) recorded")

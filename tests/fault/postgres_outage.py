@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import client  # noqa: E402
+import ledger  # noqa: E402
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "target/debug/rolegate"
 PG = os.environ.get("PG", "postgres://postgres@127.0.0.1:5432")
@@ -66,33 +67,13 @@ def main():
         token = json.loads(body)["token"]
         request("POST", "/v1/apps", token, {"name": "fault"})
 
-        acked = {}
-        results = []
-        lock = threading.Lock()
-        stop = threading.Event()
-
-        def writer(n):
-            i = 0
-            while not stop.is_set():
-                name = f"V_{n}_{i}"
-                started = time.monotonic()
-                status, headers, _, elapsed = request("PUT", f"/v1/apps/fault/variables/{name}", token, {"value": str(i)})
-                with lock:
-                    results.append((started, status, elapsed, headers.get("Retry-After") or headers.get("retry-after")))
-                    if 200 <= status < 300:
-                        acked[name] = str(i)
-                i += 1
-                if status != 200:
-                    time.sleep(0.05)
-
-        threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
-        for t in threads:
-            t.start()
+        load = ledger.WriteLoad(request, token, "fault", WRITERS, pause=0.0, pause_after_error=0.05)
+        load.start()
         time.sleep(3)
 
         stopped_at = time.monotonic()
         pg("stop")
-        print(f"postgres stopped after {len(acked)} acknowledged writes")
+        print(f"postgres stopped after {len(load.acked)} acknowledged writes")
         time.sleep(1)
         ready = request("GET", "/readyz")
         health = request("GET", "/healthz")
@@ -119,15 +100,13 @@ def main():
         back = ready_at[0]
         recovered = None
         while recovered is None and time.monotonic() - back < 15:
-            with lock:
-                later = [r[0] + r[2] for r in results if r[0] >= restart_at and 200 <= r[1] < 300]
+            later = [r[0] + r[2] for r in load.answers() if r[0] >= restart_at and 200 <= r[1] < 300]
             if later:
                 recovered = max(0.0, min(later) - back)
             time.sleep(0.05)
         time.sleep(2)
-        stop.set()
-        for t in threads:
-            t.join()
+        load.stop()
+        results = load.results
 
         # During the outage (after requests in flight at the stop had their answers).
         during = [r for r in results if stopped_at + 0.5 <= r[0] and r[0] + r[2] < restart_at]
@@ -146,16 +125,17 @@ def main():
             failures.append(f"writes did not succeed again within 5 s of Postgres being back ({recovered})")
 
         # The ledger: every acknowledged write is there.
-        status, _, body, _ = request("GET", "/v1/apps/fault/variables", token)
-        stored = {v["name"]: v["value"] for v in json.loads(body)["items"]}
-        lost = [name for name, value in acked.items() if stored.get(name) != value]
+        status, lost = load.lost()
+        if status != 200:
+            failures.append(f"listing the variables answered {status}")
         if lost:
             failures.append(f"{len(lost)} acknowledged writes lost: {lost[:5]}")
 
         print(f"requests: {len(results)}; during the outage: {len(during)}, all 503: {not bad}, "
               f"slowest {slow:.2f} s; /readyz {ready[0]}, /healthz {health[0]}")
         print(f"writes succeeded again {recovered:.2f} s after Postgres was back" if recovered is not None else "no recovery")
-        print(f"acknowledged writes: {len(acked)}, found afterwards: {len(acked) - len(lost)}, lost: {len(lost)}")
+        print(f"acknowledged writes: {len(load.acked)}, found afterwards: {len(load.acked) - len(lost)}, "
+              f"lost: {len(lost)}")
     finally:
         if not pg_ready():
             pg("start")
