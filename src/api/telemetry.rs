@@ -58,11 +58,11 @@ pub(crate) fn checked_series(
 ) -> Result<(String, DateTime<Utc>), ApiError> {
     let kind = kind.unwrap_or_else(|| "cpu".to_owned());
     if !kinds.contains(&kind.as_str()) {
-        let (last, first) = kinds.split_last().expect("a kind at least");
-        return Err(ApiError::invalid(
-            "kind",
-            format!("must be {} or {last}", first.join(", ")),
-        ));
+        let message = match kinds.split_last() {
+            Some((last, first @ [_, ..])) => format!("must be {} or {last}", first.join(", ")),
+            _ => format!("must be {}", kinds.join("")),
+        };
+        return Err(ApiError::invalid("kind", message));
     }
     Ok((kind, since.unwrap_or_else(|| now - TimeDelta::hours(1))))
 }

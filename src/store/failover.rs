@@ -284,7 +284,7 @@ impl Failover {
         };
         let mut probe: Option<PgConnection> = None;
         while let Some(this) = failover.upgrade() {
-            if this.pools().iter().all(PgPool::is_closed) {
+            if !this.followed() {
                 break;
             }
             let healthy = match probe.as_mut() {
@@ -321,11 +321,11 @@ impl Failover {
         }
     }
 
-    /// The pools following this watcher, the closed ones left out.
-    fn pools(&self) -> Vec<PgPool> {
+    /// Whether an open pool still follows this watcher (the closed ones are let go).
+    fn followed(&self) -> bool {
         let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
         pools.retain(|p| !p.is_closed());
-        pools.clone()
+        !pools.is_empty()
     }
 
     /// Makes host `index` the current one, moving every pool there.

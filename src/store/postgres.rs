@@ -58,19 +58,6 @@ impl PgStore {
         Ok(store)
     }
 
-    /// Another store on the same database, for a serving thread: pools of its own sized by
-    /// `settings`, on the host this store's failover watcher chose and moved by that one
-    /// watcher (no second watcher, no second probe session, no migrations run again).
-    pub async fn lane(&self, settings: PoolSettings) -> StoreResult<PgStore> {
-        let options = match &self.failover {
-            Some(failover) => failover.current_options(),
-            None => (*self.pool.connect_options()).clone(),
-        };
-        let mut store = PgStore::open(options, self.failover.clone(), settings).await?;
-        store.limits = self.limits;
-        Ok(store)
-    }
-
     /// The pool and the access pool on `options`, following `failover` when there is one.
     async fn open(
         options: PgConnectOptions,
@@ -154,9 +141,17 @@ impl PgStore {
         self.access.pool().close().await;
     }
 
-    /// A store for another serving thread (see [`PgStore::lane`]).
+    /// Another store on the same database, for a serving thread: pools of its own sized by
+    /// `settings`, on the host this store's failover watcher chose and moved by that one
+    /// watcher (no second watcher, no second probe session, no migrations run again).
     async fn open_lane(&self, settings: PoolSettings) -> StoreResult<PgStore> {
-        self.lane(settings).await
+        let options = match &self.failover {
+            Some(failover) => failover.current_options(),
+            None => (*self.pool.connect_options()).clone(),
+        };
+        let mut store = PgStore::open(options, self.failover.clone(), settings).await?;
+        store.limits = self.limits;
+        Ok(store)
     }
 
     /// A transaction for a change; row locks (`for update`) serialise what must be.
