@@ -346,7 +346,7 @@ pub async fn build_state(
         config: Arc::new(config),
         clock,
         secrets: Arc::new(secrets),
-        denials: Arc::default(),
+        throttles: Arc::default(),
         metrics,
     }))
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::auth::jwt::JwtKeys;
-use crate::authz::middleware::DenialLimiter;
+use crate::authz::throttle::Throttles;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::secrets::SecretBox;
@@ -29,8 +29,8 @@ pub struct StateFields {
     pub clock: Arc<dyn Clock>,
     /// Seals and opens secrets at rest.
     pub secrets: Arc<SecretBox>,
-    /// Rate limit of `access.denied` events.
-    pub denials: Arc<DenialLimiter>,
+    /// The side writes of requests (use, refusals, expiries), at most once a minute each.
+    pub throttles: Arc<Throttles>,
     /// Password hashes computed at once (`ROLEGATE_HASH_CONCURRENCY`): argon2 takes 19 MiB
     /// and a core's worth of time each, so an unbounded number would exhaust the machine.
     pub hashing: Arc<tokio::sync::Semaphore>,

@@ -4,18 +4,16 @@
 //! the matrix, and hands the handler what it resolved. A route missing from the table is
 //! refused.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use axum::RequestExt;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::routes::{self, Access, RouteSpec};
+use super::throttle;
 use super::{Permission, PermissionSet, Role};
 use crate::auth;
 use crate::error::ApiError;
@@ -81,32 +79,6 @@ impl AppContext {
 /// The same body for "no such app" and "not a member": other tenants' apps stay secret.
 pub fn app_not_found() -> ApiError {
     ApiError::NotFound("app not found")
-}
-
-/// How often use is written: at most once a minute per token, membership and permission.
-const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(60);
-
-/// At most one `access.denied` event per member per minute, per replica, so a loop of
-/// refused calls cannot flood the timeline.
-#[derive(Default)]
-pub struct DenialLimiter {
-    last: Mutex<HashMap<Uuid, DateTime<Utc>>>,
-}
-
-impl DenialLimiter {
-    fn admit(&self, membership_id: Uuid, now: DateTime<Utc>) -> bool {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if last.len() > 100_000 {
-            last.retain(|_, at| now - *at < TOUCH_EVERY);
-        }
-        match last.get(&membership_id) {
-            Some(at) if now - *at < TOUCH_EVERY => false,
-            _ => {
-                last.insert(membership_id, now);
-                true
-            }
-        }
-    }
 }
 
 /// The middleware (`from_fn_with_state`, installed with `route_layer`).
@@ -274,7 +246,11 @@ async fn app_param(request: &mut Request) -> Result<AppRef, ApiError> {
 
 /// Records use of the token in the background, at most once a minute.
 fn touch(state: &AppState, caller: &Caller, now: DateTime<Utc>) {
-    if caller.token_last_used_at.is_none_or(|last| now - last >= TOUCH_EVERY) {
+    if caller
+        .token_last_used_at
+        .is_none_or(|last| now - last >= throttle::EVERY)
+        && state.throttles.tokens.admit(caller.token_id, now)
+    {
         let store = state.store.clone();
         let token_id = caller.token_id;
         tokio::spawn(async move {
@@ -293,9 +269,12 @@ fn touch_membership(state: &AppState, used: Used) {
         permission_last_used_at,
         now,
     } = used;
-    let stale = |last: Option<DateTime<Utc>>| last.is_none_or(|at| now - at >= TOUCH_EVERY);
-    let permission = permission.filter(|_| stale(permission_last_used_at));
-    if permission.is_some() || stale(membership.last_used_at) {
+    let stale = |last: Option<DateTime<Utc>>| last.is_none_or(|at| now - at >= throttle::EVERY);
+    let throttles = &state.throttles;
+    let permission =
+        permission.filter(|&p| stale(permission_last_used_at) && throttles.permissions.admit((membership.id, p), now));
+    let membership_due = stale(membership.last_used_at) && throttles.memberships.admit(membership.id, now);
+    if permission.is_some() || membership_due {
         let store = state.store.clone();
         let id = membership.id;
         tokio::spawn(async move {
@@ -311,6 +290,9 @@ fn touch_membership(state: &AppState, used: Used) {
 
 /// Removes a membership past its end now rather than at the next sweep.
 fn expire(state: &AppState, membership_id: Uuid, now: DateTime<Utc>) {
+    if !state.throttles.expiries.admit(membership_id, now) {
+        return;
+    }
     let store = state.store.clone();
     tokio::spawn(async move {
         if let Err(err) = store.expire_membership(membership_id, now).await {
@@ -328,7 +310,7 @@ fn deny(
     reason: &'static str,
     now: DateTime<Utc>,
 ) {
-    if !state.denials.admit(ctx.membership.id, now) {
+    if !state.throttles.denials.admit(ctx.membership.id, now) {
         return;
     }
     let store = state.store.clone();

@@ -6,6 +6,7 @@
 
 pub mod middleware;
 pub mod routes;
+pub mod throttle;
 
 use std::fmt;
 

@@ -24,6 +24,7 @@ on_both_backends!(
     the_check_api_agrees_with_the_routes,
     denied_attempts_reach_the_audit_trail,
     self_access_lists_effective_permissions,
+    a_burst_of_requests_when_use_falls_due_records_it_once,
 );
 
 const STALE: &[(&str, &str)] = &[
@@ -835,4 +836,123 @@ async fn accepting_after_the_granted_access_ended_is_gone(backend: Backend) {
         .problem(410);
     assert!(resp.detail().contains("already ended"));
     app.get("/v1/apps/web", &late.api_token).await.problem(404);
+}
+
+/// Counts the writes of `last_used_at` on memberships and tokens, by row, with triggers put
+/// on the server's own database: what a test cannot see through the API.
+struct UseWrites(UseWritesConn);
+
+enum UseWritesConn {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl UseWrites {
+    async fn install(app: &TestApp) -> UseWrites {
+        use sqlx::Connection;
+        let statements = if app.database_url.starts_with("sqlite:") {
+            vec![
+                "create table use_writes (tbl text not null, id blob not null)".to_owned(),
+                "create trigger use_writes_c after update of last_used_at on collaborators \
+                 begin insert into use_writes values ('collaborators', new.id); end"
+                    .to_owned(),
+                "create trigger use_writes_t after update of last_used_at on api_tokens \
+                 begin insert into use_writes values ('api_tokens', new.id); end"
+                    .to_owned(),
+            ]
+        } else {
+            let mut statements = vec![
+                "create table use_writes (tbl text not null, id uuid not null)".to_owned(),
+                "create function use_writes() returns trigger language plpgsql as \
+                 $$ begin insert into use_writes values (tg_table_name, new.id); return new; end $$"
+                    .to_owned(),
+            ];
+            for table in ["collaborators", "api_tokens"] {
+                statements.push(format!(
+                    "create trigger use_writes after update of last_used_at on {table} \
+                     for each row execute function use_writes()"
+                ));
+            }
+            statements
+        };
+        let mut conn = if app.database_url.starts_with("sqlite:") {
+            UseWritesConn::Sqlite(sqlx::SqliteConnection::connect(&app.database_url).await.unwrap())
+        } else {
+            UseWritesConn::Postgres(sqlx::PgConnection::connect(&app.database_url).await.unwrap())
+        };
+        for sql in statements {
+            let sql = sqlx::AssertSqlSafe(sql);
+            match &mut conn {
+                UseWritesConn::Sqlite(c) => sqlx::query(sql).execute(c).await.map(drop),
+                UseWritesConn::Postgres(c) => sqlx::query(sql).execute(c).await.map(drop),
+            }
+            .unwrap();
+        }
+        UseWrites(conn)
+    }
+
+    /// The writes of `table`'s rows belonging to the user `email` so far.
+    async fn count(&mut self, table: &str, email: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "select count(*) from use_writes w join {table} r on r.id = w.id join users u on u.id = r.user_id \
+             where w.tbl = '{table}' and u.email = $1"
+        ));
+        match &mut self.0 {
+            UseWritesConn::Sqlite(c) => sqlx::query_scalar(sql).bind(email).fetch_one(c).await,
+            UseWritesConn::Postgres(c) => sqlx::query_scalar(sql).bind(email).fetch_one(c).await,
+        }
+        .unwrap()
+    }
+}
+
+/// Every request in flight when a member's use falls due (a minute after the last write) reads
+/// the same old `last_used_at`; only one of them writes it, or dozens of updates of one row
+/// queue on its lock and hold the pool's connections (a stall once a minute under load).
+async fn a_burst_of_requests_when_use_falls_due_records_it_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let team = app.team("web").await;
+    let email = team.limited.email.clone();
+    let mut writes = UseWrites::install(&app).await;
+    app.get("/v1/apps/web", &team.limited.jwt).await.expect(200);
+    wait_for_use(&app, &team.owner, "web", &email).await;
+    app.clock.advance(TimeDelta::seconds(61));
+    let (memberships, tokens) = (
+        writes.count("collaborators", &email).await,
+        writes.count("api_tokens", &email).await,
+    );
+
+    let burst = (0..50).map(|_| app.get("/v1/apps/web", &team.limited.jwt));
+    for answer in crate::common::join_all(burst).await {
+        answer.expect(200);
+    }
+    // The background writes land after the answers; give stragglers time to show.
+    for _ in 0..100 {
+        if writes.count("collaborators", &email).await > memberships {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        writes.count("collaborators", &email).await - memberships,
+        1,
+        "the membership's use was written once"
+    );
+    assert_eq!(
+        writes.count("api_tokens", &email).await - tokens,
+        1,
+        "the token's use was written once"
+    );
+
+    // Within the minute, no more writes; a minute later, one again.
+    app.get("/v1/apps/web", &team.limited.jwt).await.expect(200);
+    app.clock.advance(TimeDelta::seconds(61));
+    app.get("/v1/apps/web", &team.limited.jwt).await.expect(200);
+    for _ in 0..100 {
+        if writes.count("collaborators", &email).await > memberships + 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(writes.count("collaborators", &email).await - memberships, 2);
 }
