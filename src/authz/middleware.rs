@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::routes::{self, Access, RouteSpec};
-use super::throttle;
 use super::{Permission, PermissionSet, Role};
 use crate::auth;
 use crate::error::ApiError;
@@ -246,10 +245,10 @@ async fn app_param(request: &mut Request) -> Result<AppRef, ApiError> {
 
 /// Records use of the token in the background, at most once a minute.
 fn touch(state: &AppState, caller: &Caller, now: DateTime<Utc>) {
-    if caller
-        .token_last_used_at
-        .is_none_or(|last| now - last >= throttle::EVERY)
-        && state.throttles.tokens.admit(caller.token_id, now)
+    if state
+        .throttles
+        .tokens
+        .due(caller.token_id, caller.token_last_used_at, now)
     {
         let store = state.store.clone();
         let token_id = caller.token_id;
@@ -269,11 +268,13 @@ fn touch_membership(state: &AppState, used: Used) {
         permission_last_used_at,
         now,
     } = used;
-    let stale = |last: Option<DateTime<Utc>>| last.is_none_or(|at| now - at >= throttle::EVERY);
     let throttles = &state.throttles;
-    let permission =
-        permission.filter(|&p| stale(permission_last_used_at) && throttles.permissions.admit((membership.id, p), now));
-    let membership_due = stale(membership.last_used_at) && throttles.memberships.admit(membership.id, now);
+    let permission = permission.filter(|&p| {
+        throttles
+            .permissions
+            .due((membership.id, p), permission_last_used_at, now)
+    });
+    let membership_due = throttles.memberships.due(membership.id, membership.last_used_at, now);
     if permission.is_some() || membership_due {
         let store = state.store.clone();
         let id = membership.id;
