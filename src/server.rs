@@ -248,6 +248,8 @@ fn spawn_lane(
                         return;
                     }
                 };
+                // The listener is bound already: what connects meanwhile waits in its backlog.
+                store.warm().await;
                 base.metrics.add_lane_store(store.clone());
                 let state = base.with_store(store.clone());
                 let _ = ready.send(Ok(()));
@@ -418,6 +420,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error + Send 
     };
     let server = async move {
         if threads == 0 {
+            state.store.warm().await;
             let listener = listeners.into_iter().next().expect("one listener");
             listener.set_nonblocking(true)?;
             serve(TcpListener::from_std(listener)?, state, shutdown).await?;

@@ -26,6 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use sqlx::Postgres;
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -69,7 +71,7 @@ impl Waiting {
     fn shape(&self) -> usize {
         let by_hash = matches!(self.credential, Credential::ApiToken { .. });
         let by_name = matches!(self.app, AppRef::Name(_));
-        usize::from(by_hash) * 2 + usize::from(by_name)
+        usize::from(by_hash) * BY_HASH + usize::from(by_name) * BY_NAME
     }
 }
 
@@ -98,6 +100,11 @@ macro_rules! batch_sql {
         )
     };
 }
+
+/// The bits of a [`Waiting::shape`]: the credential is an API token (its hash), the app is
+/// named (not by id).
+const BY_HASH: usize = 2;
+const BY_NAME: usize = 1;
 
 /// The statements, by [`Waiting::shape`].
 const STATEMENTS: [&str; 4] = [
@@ -149,6 +156,26 @@ impl AccessBatcher {
     /// The access pool (to close it).
     pub fn pool(&self) -> &AccessPool {
         &self.pool
+    }
+
+    /// Opens every access connection and prepares the statements on each, so that a serving
+    /// thread's first requests wait neither for a connection to open nor for the statements
+    /// to be parsed and planned: a replica that has just started answers them at its usual
+    /// speed (measured in docs/benchmarks.md).
+    pub async fn warm(&self) -> Result<(), sqlx::Error> {
+        let mut leases = Vec::with_capacity(self.pool.size() as usize);
+        for _ in 0..self.pool.size() {
+            leases.push(self.pool.acquire().await?);
+        }
+        for lease in &mut leases {
+            for shape in 0..STATEMENTS.len() {
+                batch_query(shape, &[]).fetch_all(lease.conn()).await?;
+            }
+        }
+        for lease in leases {
+            lease.release();
+        }
+        Ok(())
     }
 
     /// The access pool's connections, idle and lent, and the checks and statements so far.
@@ -268,31 +295,12 @@ impl AccessBatcher {
         for waiting in batch {
             shapes[waiting.shape()].push(waiting);
         }
-        for (sql, group) in STATEMENTS.into_iter().zip(shapes) {
+        for (shape, group) in shapes.into_iter().enumerate() {
             if group.is_empty() {
                 continue;
             }
             self.queries.fetch_add(1, Ordering::Relaxed);
-            let permissions: Vec<&str> = group.iter().map(|w| w.permission).collect();
-            let nows: Vec<DateTime<Utc>> = group.iter().map(|w| w.now).collect();
-            let query = sqlx::query_as::<Postgres, SlotRow>(sql);
-            // The shape says which of each pair is there.
-            let query = match group[0].credential {
-                Credential::Jwt { .. } => {
-                    query.bind(group.iter().map(|w| jwt_id(&w.credential)).collect::<Vec<Uuid>>())
-                }
-                Credential::ApiToken { .. } => query.bind(
-                    group
-                        .iter()
-                        .map(|w| token_hash(&w.credential))
-                        .collect::<Vec<Vec<u8>>>(),
-                ),
-            };
-            let query = match group[0].app {
-                AppRef::Id(_) => query.bind(group.iter().map(|w| app_id(&w.app)).collect::<Vec<Uuid>>()),
-                AppRef::Name(_) => query.bind(group.iter().map(|w| app_name(&w.app)).collect::<Vec<&str>>()),
-            };
-            let rows = query.bind(permissions).bind(nows).fetch_all(lease.conn()).await?;
+            let rows = batch_query(shape, &group).fetch_all(lease.conn()).await?;
             let mut replies: Vec<Option<oneshot::Sender<Option<AccessRow>>>> =
                 group.into_iter().map(|w| Some(w.reply)).collect();
             for SlotRow { slot, row } in rows {
@@ -312,6 +320,31 @@ impl AccessBatcher {
         lease.release();
         Ok(())
     }
+}
+
+/// The statement of `shape` over the checks of `group`, all of that shape. With no checks it
+/// finds nothing, and preparing it so is what [`AccessBatcher::warm`] does: the parameters'
+/// types are the same either way, so the statement it prepares is the one `run` finds cached.
+fn batch_query(shape: usize, group: &[Waiting]) -> QueryAs<'_, Postgres, SlotRow, PgArguments> {
+    let query = sqlx::query_as::<Postgres, SlotRow>(STATEMENTS[shape]);
+    let query = if shape & BY_HASH == 0 {
+        query.bind(group.iter().map(|w| jwt_id(&w.credential)).collect::<Vec<Uuid>>())
+    } else {
+        query.bind(
+            group
+                .iter()
+                .map(|w| token_hash(&w.credential))
+                .collect::<Vec<Vec<u8>>>(),
+        )
+    };
+    let query = if shape & BY_NAME == 0 {
+        query.bind(group.iter().map(|w| app_id(&w.app)).collect::<Vec<Uuid>>())
+    } else {
+        query.bind(group.iter().map(|w| app_name(&w.app)).collect::<Vec<&str>>())
+    };
+    query
+        .bind(group.iter().map(|w| w.permission).collect::<Vec<&str>>())
+        .bind(group.iter().map(|w| w.now).collect::<Vec<DateTime<Utc>>>())
 }
 
 // Within one shape, every check has the same kinds of credential and app: the other arm is

@@ -146,6 +146,11 @@ impl AccessPool {
         }
     }
 
+    /// The most connections it holds.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
     /// Connections idle, and lent.
     pub fn status(&self) -> (u32, u32) {
         let idle = self.idle.lock().map_or(0, |idle| idle.len()) as u32;

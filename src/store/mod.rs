@@ -345,6 +345,11 @@ pub trait Store:
     /// running the migrations again; SQLite shares its pools (it has one writer).
     async fn lane(&self, settings: PoolSettings) -> StoreResult<Arc<dyn Store>>;
 
+    /// Opens what a serving thread's first requests would otherwise wait for: on Postgres, the
+    /// access connections, their statements prepared. Best effort: a failure is logged, and
+    /// the first request that needs a connection opens it, as it would have.
+    async fn warm(&self);
+
     /// Closes the pools at shutdown. On SQLite it first checkpoints the write-ahead log into
     /// the main file (`PRAGMA wal_checkpoint(TRUNCATE)`), so `rolegate.db` alone holds everything.
     async fn close(&self);

@@ -136,6 +136,13 @@ impl PgStore {
         self.access.status()
     }
 
+    /// Opens the access connections ahead of the first requests.
+    async fn warm_access_pool(&self) {
+        if let Err(err) = self.access.warm().await {
+            tracing::warn!(error = %err, "cannot open the access connections ahead of the first requests; they open on demand");
+        }
+    }
+
     /// Closes the access pool's connections.
     async fn close_access_pool(&self) {
         self.access.pool().close().await;

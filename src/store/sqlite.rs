@@ -107,6 +107,9 @@ impl SqliteStore {
     }
 
     /// SQLite has no access pool.
+    async fn warm_access_pool(&self) {}
+
+    /// SQLite has no access pool.
     async fn close_access_pool(&self) {}
 
     /// SQLite serves from one runtime; another store on it shares its pools (its one writer).

@@ -786,3 +786,55 @@ pub async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = 
     .await;
     outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }
+
+/// The binary on `database_url` with `threads` serving threads (each its own runtime and
+/// pools), stopped when dropped.
+pub struct Binary {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Binary {
+    pub async fn start(database_url: &str, threads: usize) -> Binary {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .env("DATABASE_URL", database_url)
+            .env("ROLEGATE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("ROLEGATE_SERVE_THREADS", threads.to_string())
+            .env("ROLEGATE_JWT_SECRET", JWT_SECRET)
+            .env("ROLEGATE_SECRETS_KEY", SECRETS_KEY)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let binary = Binary {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let started = std::time::Instant::now();
+        while reqwest::get(format!("{}/readyz", binary.base))
+            .await
+            .map_or(true, |r| r.status() != 200)
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "the binary did not become ready"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        binary
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

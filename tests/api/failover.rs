@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, Binary, TestApp};
 
 /// A TCP proxy to the test Postgres that plays one host of a cluster.
 struct Host {
@@ -273,54 +273,6 @@ async fn a_host_that_stops_taking_writes_is_left_for_the_next_without_a_restart(
     assert_eq!(readyz(&app).await, 200);
     let names = app.get("/v1/apps/web/variables", &owner.jwt).await.expect(200);
     assert!(names.text.contains("AFTER19"), "{}", names.text);
-}
-
-/// The binary on `database_url` with `threads` serving threads (each its own runtime and
-/// pools), stopped when dropped.
-struct Binary {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Binary {
-    async fn start(database_url: &str, threads: usize) -> Binary {
-        let port = closed_port().await;
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_rolegate"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "warn")
-            .env("DATABASE_URL", database_url)
-            .env("ROLEGATE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("ROLEGATE_SERVE_THREADS", threads.to_string())
-            .env("ROLEGATE_JWT_SECRET", crate::common::JWT_SECRET)
-            .env("ROLEGATE_SECRETS_KEY", crate::common::SECRETS_KEY)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let binary = Binary {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let started = Instant::now();
-        while reqwest::get(format!("{}/readyz", binary.base))
-            .await
-            .map_or(true, |r| r.status() != 200)
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the binary did not become ready"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        binary
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The failover watchers' probe sessions on `database_url`'s database.

@@ -236,6 +236,10 @@ impl crate::store::Store for Backend {
         Ok(std::sync::Arc::new(self.open_lane(settings).await?))
     }
 
+    async fn warm(&self) {
+        self.warm_access_pool().await;
+    }
+
     async fn close(&self) {
         self.close_access_pool().await;
         self.reader().close().await;
