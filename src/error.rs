@@ -56,13 +56,18 @@ pub enum ApiError {
         /// The permission the route needs.
         permission: Permission,
     },
-    /// 401: the password was right, but the account has two-factor authentication on and no
-    /// code came with it. Answered with `X-Rolegate-OTP: required`.
+    /// 401: the password (or the reset link) was right, but the account has two-factor
+    /// authentication on and no code came with it. `via` says where the code goes: the
+    /// `X-Rolegate-OTP` header of a sign-in, the `code` field of a password reset. Answered
+    /// with `X-Rolegate-OTP: required`.
     #[error(
         "this account has two-factor authentication on: send a code of the authenticator app (or a recovery code) \
-         in the X-Rolegate-OTP header"
+         {via}"
     )]
-    OtpRequired,
+    OtpRequired {
+        /// Where the code goes, as the detail says it.
+        via: &'static str,
+    },
     /// 401: the second factor is wrong, expired or already used.
     #[error("the two-factor code is wrong, expired or already used")]
     OtpInvalid,
@@ -167,7 +172,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_)
             | ApiError::BadBasicCredentials(_)
-            | ApiError::OtpRequired
+            | ApiError::OtpRequired { .. }
             | ApiError::OtpInvalid => StatusCode::UNAUTHORIZED,
             ApiError::TfaRequiredByApp
             | ApiError::MissingPermission { .. }
@@ -197,7 +202,7 @@ impl ApiError {
             ApiError::Unauthorized(_) | ApiError::BadBasicCredentials(_) => "unauthorized",
             ApiError::MissingPermission { .. } => "missing-permission",
             ApiError::OutOfScope { .. } => "token-scope",
-            ApiError::OtpRequired => "otp-required",
+            ApiError::OtpRequired { .. } => "otp-required",
             ApiError::OtpInvalid => "otp-invalid",
             ApiError::TfaRequiredByApp => "tfa-required-by-app",
             ApiError::Forbidden(_) => "forbidden",
@@ -310,7 +315,7 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Basic realm=\"rolegate\""),
                 );
             }
-            ApiError::OtpRequired => {
+            ApiError::OtpRequired { .. } => {
                 headers.insert(OTP_HEADER, HeaderValue::from_static("required"));
             }
             ApiError::Unavailable => {

@@ -204,7 +204,7 @@ pub async fn confirm_reset(
             .filter(|u| u.id == link.user_id && u.tfa_enabled)
         {
             throttle::check(&state, client, &user.email).await?;
-            let code = body.code.as_deref();
+            let code = super::tfa::Offered::field(body.code.as_deref());
             super::tfa::second_factor(&state, &user, client, &user.email, code, "password_reset").await?;
         }
     }

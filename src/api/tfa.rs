@@ -115,25 +115,51 @@ fn parse_body(code: &str, recovery_allowed: bool) -> ApiResult<SecondFactor> {
     }
 }
 
-/// The second factor of a sign-in or a password reset, for an account with 2FA on: `raw` is
-/// what came (the `X-Rolegate-OTP` header, or the reset's `code`). Missing: `otp-required`.
-/// Wrong, of the wrong shape, or already used: `otp-invalid`, counted by the login
-/// throttling under `key` like a wrong password.
+/// A second factor as a request offers it: the code, if any, and where it goes, which a
+/// refusal for want of one names.
+pub struct Offered<'a> {
+    code: Option<&'a str>,
+    via: &'static str,
+}
+
+impl<'a> Offered<'a> {
+    /// The `X-Rolegate-OTP` header of a sign-in (a value that is not text counts as a wrong
+    /// code).
+    pub fn header(headers: &'a HeaderMap) -> Offered<'a> {
+        Offered {
+            code: headers.get(OTP_HEADER).map(|v| v.to_str().unwrap_or("not a code")),
+            via: "in the X-Rolegate-OTP header",
+        }
+    }
+
+    /// The `code` field of a body (a password reset's).
+    pub fn field(code: Option<&'a str>) -> Offered<'a> {
+        Offered {
+            code,
+            via: "as the body's `code` field",
+        }
+    }
+}
+
+/// The second factor of a sign-in or a password reset, for an account with 2FA on. Missing:
+/// `otp-required`, saying where it goes. Wrong, of the wrong shape, or already used:
+/// `otp-invalid`, counted by the login throttling under `key` like a wrong password.
 pub async fn second_factor(
     state: &AppState,
     user: &User,
     client: ClientAddr,
     key: &str,
-    raw: Option<&str>,
+    offered: Offered<'_>,
     purpose: &'static str,
 ) -> ApiResult<()> {
     if !user.tfa_enabled {
         return Ok(());
     }
-    let raw = raw
+    let raw = offered
+        .code
         .map(str::trim)
         .filter(|r| !r.is_empty())
-        .ok_or(ApiError::OtpRequired)?;
+        .ok_or(ApiError::OtpRequired { via: offered.via })?;
     let Ok(factor) = tfa::parse(raw) else {
         return Err(wrong(state, client, key, user).await);
     };
@@ -152,11 +178,6 @@ pub async fn second_factor(
         return Err(wrong(state, client, key, user).await);
     }
     Ok(())
-}
-
-/// The `X-Rolegate-OTP` header, if any (a value that is not text counts as a wrong code).
-pub fn otp_header(headers: &HeaderMap) -> Option<&str> {
-    headers.get(OTP_HEADER).map(|v| v.to_str().unwrap_or("not a code"))
 }
 
 /// `POST /v1/users/self/tfa`: starts enrolment. Answers a new secret; two-factor

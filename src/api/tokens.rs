@@ -153,13 +153,20 @@ pub async fn create(
         return Err(ApiError::BadBasicCredentials(WRONG));
     };
     // The password was right; an account with 2FA on needs its second factor too.
-    super::tfa::second_factor(&state, &user, client, &key, super::tfa::otp_header(&headers), "signin")
-        .await
-        .inspect_err(|err| match err {
-            ApiError::OtpRequired => state.metrics.login(Login::OtpRequired),
-            ApiError::OtpInvalid => state.metrics.login(Login::OtpInvalid),
-            _ => {}
-        })?;
+    super::tfa::second_factor(
+        &state,
+        &user,
+        client,
+        &key,
+        super::tfa::Offered::header(&headers),
+        "signin",
+    )
+    .await
+    .inspect_err(|err| match err {
+        ApiError::OtpRequired { .. } => state.metrics.login(Login::OtpRequired),
+        ApiError::OtpInvalid => state.metrics.login(Login::OtpInvalid),
+        _ => {}
+    })?;
     state.metrics.login(Login::Ok);
 
     let now = state.clock.now();

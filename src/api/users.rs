@@ -204,7 +204,14 @@ pub async fn resend_verification(
     if let Some(last) = state.store.last_link_at(user.id, LinkKind::VerifyEmail).await? {
         let wait = (last + chrono::TimeDelta::minutes(1) - now).num_seconds();
         if wait > 0 {
-            return Err(ApiError::Throttled(u64::try_from(wait).unwrap_or(60)));
+            // Not a throttling of failures: a limit of one link a minute, said as such.
+            let wait = u64::try_from(wait).unwrap_or(60);
+            return Err(ApiError::RateLimited {
+                limit: "verification_links_per_minute",
+                max: 1,
+                retry_after: wait,
+                detail: format!("a verification link was sent less than a minute ago; ask again in {wait} seconds"),
+            });
         }
     }
     let link = links::issue(&state, LinkKind::VerifyEmail, &user.email, mail::verification)?.ok_or_else(|| {

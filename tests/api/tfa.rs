@@ -139,6 +139,11 @@ async fn enrolment_sign_in_replay_recovery_and_disable(backend: Backend) {
     let required = sign_in(&app, &ada, None).await.problem(401);
     assert_eq!(required.body["type"], "urn:rolegate:problem:otp-required");
     assert_eq!(required.headers["x-rolegate-otp"], "required");
+    assert!(
+        required.detail().ends_with("in the X-Rolegate-OTP header"),
+        "{}",
+        required.detail()
+    );
     let wrong = wrong_code(&app, &secret);
     let invalid = sign_in(&app, &ada, Some(&wrong)).await.problem(401);
     assert_eq!(invalid.body["type"], "urn:rolegate:problem:otp-invalid");
@@ -377,6 +382,12 @@ async fn password_reset_needs_the_second_factor(backend: Backend) {
     };
     let required = confirm(None).await.problem(401);
     assert_eq!(required.body["type"], "urn:rolegate:problem:otp-required");
+    // The reset takes its code in the body, and says so (a sign-in, in the header).
+    assert!(
+        required.detail().ends_with("as the body's `code` field"),
+        "{}",
+        required.detail()
+    );
     let invalid = confirm(Some(wrong_code(&app, &secret))).await.problem(401);
     assert_eq!(invalid.body["type"], "urn:rolegate:problem:otp-invalid");
     // The link was not spent by the refusals: with a recovery code it sets the password.

@@ -174,6 +174,17 @@ async fn verification_links_work_once(backend: Backend) {
         .await
         .problem(429);
     assert!(early.headers.get("retry-after").is_some());
+    // A limit of one link a minute, not a throttling of failed sign-ins.
+    assert_eq!(early.body["type"], "urn:rolegate:problem:rate-limited");
+    assert_eq!(early.body["limit"], "verification_links_per_minute");
+    assert_eq!(early.body["max"], 1);
+    assert!(
+        early
+            .detail()
+            .starts_with("a verification link was sent less than a minute ago"),
+        "{}",
+        early.detail()
+    );
     app.clock.advance(chrono::TimeDelta::seconds(61));
     app.post("/v1/users/self/verify-email/resend", &bob.jwt, json!({}))
         .await
