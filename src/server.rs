@@ -44,13 +44,25 @@ pub fn router_with(routes: Router<AppState>, state: AppState) -> Router {
         CorsLayer::new()
             .allow_origin(state.config.cors_origins.clone())
             .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            // What a dashboard sends: its credentials, JSON, a request id, a retry's key, and
+            // the second factor of a sign-in.
             .allow_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
                 REQUEST_ID,
                 HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static(crate::error::OTP_HEADER),
             ])
-            .expose_headers([REQUEST_ID])
+            // What it must read beyond the safelisted headers: when to retry a 429 or 503,
+            // that a sign-in wants a code, a replayed redeploy, the next page of an NDJSON
+            // export.
+            .expose_headers([
+                REQUEST_ID,
+                header::RETRY_AFTER,
+                HeaderName::from_static(crate::error::OTP_HEADER),
+                HeaderName::from_static("idempotent-replayed"),
+                HeaderName::from_static("next-cursor"),
+            ])
             .max_age(Duration::from_secs(3600))
     });
     let trace = TraceLayer::new_for_http()

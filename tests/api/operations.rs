@@ -58,6 +58,45 @@ async fn cors_allows_only_configured_origins(backend: Backend) {
     assert_eq!(resp.headers["access-control-allow-origin"], "https://dash.example.com");
     let resp = app.send(preflight("https://evil.example.com")).await;
     assert!(!resp.headers.contains_key("access-control-allow-origin"));
+    // A dashboard's two-factor sign-in sends the code in its header...
+    let resp = app
+        .send(
+            app.client
+                .request(Method::OPTIONS, format!("{}/v1/tokens", app.base))
+                .header("origin", "https://dash.example.com")
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "authorization, x-rolegate-otp"),
+        )
+        .await;
+    assert!(resp.status.is_success());
+    let allowed = resp.headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(allowed.contains("x-rolegate-otp"), "{allowed}");
+    // ...and reads the answers' headers: that a code is wanted, when to retry.
+    let resp = app
+        .send(
+            app.client
+                .request(Method::POST, format!("{}/v1/tokens", app.base))
+                .header("origin", "https://dash.example.com")
+                .basic_auth("nobody@example.com", Some("not the password")),
+        )
+        .await;
+    assert_eq!(resp.status, 401);
+    let exposed = resp.headers["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for name in [
+        "x-request-id",
+        "retry-after",
+        "x-rolegate-otp",
+        "idempotent-replayed",
+        "next-cursor",
+    ] {
+        assert!(exposed.contains(name), "{name} not in {exposed}");
+    }
 }
 
 async fn unknown_routes_and_methods_are_problems(backend: Backend) {
