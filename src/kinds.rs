@@ -165,7 +165,7 @@ order_kinds! {
         does: "Stop autoscaling `container_type`; its formation stays as it is.";
     LogDrainAdd => "log_drain.add",
         asked_by: "`POST /v1/apps/{app}/log-drains`",
-        data: "`log_drain_id`, `url` (with any password replaced by `***`)",
+        data: "`log_drain_id`, `url` (its credentials replaced by `***`: the password, a user name alone, every query value)",
         does: "Forward the app's logs to the drain; fetch its full URL from [`GET /internal/v1/apps/{app}/log-drains`](#get-internalv1appsapplog-drains).";
     LogDrainRemove => "log_drain.remove",
         asked_by: "`DELETE /v1/apps/{app}/log-drains/{id}`",
@@ -293,7 +293,7 @@ EventKind {
     AutoscalerRemoved => "autoscaler.removed": "the autoscaler's fields as they were, `order_id`";
     SupportAccessGranted => "support_access.granted": "`key` (`support_access`), `from`, `to`: the grant before and after (`{until, reason, granted_by, granted_at}`, or `null`)";
     SupportAccessRevoked => "support_access.revoked": "`key` (`support_access`), `from` (the grant revoked), `to` (`null`)";
-    LogDrainAdded => "log_drain.added": "`log_drain_id`, `url` (any password replaced by `***`), `order_id`";
+    LogDrainAdded => "log_drain.added": "`log_drain_id`, `url` (its credentials replaced by `***`: the password, a user name alone, every query value), `order_id`";
     LogDrainRemoved => "log_drain.removed": "`log_drain_id`, `url` (redacted), `order_id`";
     LogArchiveAdded => "log_archive.added": "`log_archive_id`, `from`, `to`, `size_bytes`; `actor` is `null` (the platform reported it)";
     ScmLinked => "scm.linked": "`key` (`scm_link`), `from` (the previous link, or `null`), `to` (`{provider, repository, auto_deploy}`)";

@@ -1,6 +1,6 @@
 //! Log drains: where the platform forwards an app's logs. An [`AppRecord`] whose URL is its
-//! secret (a drain URL often carries a credential): sealed at rest, shown to members with any
-//! password replaced by `***`, and given in full only to the platform.
+//! secret (a drain URL often carries a credential): sealed at rest, shown to members with its
+//! credentials replaced by `***` (see [`redacted`]), and given in full only to the platform.
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -34,13 +34,17 @@ pub struct LogDrainBody {
 pub struct LogDrain {
     /// Id.
     pub id: Uuid,
-    /// The URL, with any password replaced by `***`.
+    /// The URL, with its credentials replaced by `***`: the password, a user name that comes
+    /// without one (a token, as many log services use), and the value of every query parameter.
     pub url: String,
     /// When it was added.
     pub created_at: DateTime<Utc>,
 }
 
-/// `url` with its password, if any, replaced by `***`; or why it is not a drain URL.
+/// `url` with its credentials replaced by `***`; or why it is not a drain URL. A credential
+/// rides in the password, in a user name alone (`https://TOKEN@host`), or in a query parameter
+/// (`?api_key=…`): each is hidden, the parameters' names kept. (A token written into the path
+/// cannot be told from the path itself, and is shown: docs/api.md says so.)
 fn redacted(raw: &str) -> Result<String, &'static str> {
     const RULE: &str = "must be an https://, syslog+tls:// or syslog:// URL with a host";
     if raw.len() > 2048 {
@@ -55,6 +59,14 @@ fn redacted(raw: &str) -> Result<String, &'static str> {
     }
     if url.password().is_some() {
         url.set_password(Some("***")).map_err(|()| RULE)?;
+    } else if !url.username().is_empty() {
+        url.set_username("***").map_err(|()| RULE)?;
+    }
+    if url.query().is_some() {
+        let names: Vec<String> = url.query_pairs().map(|(name, _)| name.into_owned()).collect();
+        url.query_pairs_mut()
+            .clear()
+            .extend_pairs(names.iter().map(|name| (name.as_str(), "***")));
     }
     Ok(url.to_string())
 }
@@ -145,7 +157,16 @@ mod tests {
     fn passwords_are_redacted_and_schemes_checked() {
         assert_eq!(
             redacted("https://user:hunter2@logs.example.com/drain?x=1").unwrap(),
-            "https://user:***@logs.example.com/drain?x=1"
+            "https://user:***@logs.example.com/drain?x=***"
+        );
+        // A user name alone is a token; query values are keys.
+        assert_eq!(
+            redacted("https://tok3n@logs.example.com/drain").unwrap(),
+            "https://***@logs.example.com/drain"
+        );
+        assert_eq!(
+            redacted("https://logs.example.com/ingest?api_key=SECRET&tag=web&tag=worker").unwrap(),
+            "https://logs.example.com/ingest?api_key=***&tag=***&tag=***"
         );
         assert_eq!(
             redacted("syslog+tls://logs.example.com:6514").unwrap(),

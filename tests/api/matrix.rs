@@ -271,14 +271,51 @@ async fn log_drains_keep_their_passwords_sealed(backend: Backend) {
     app.post("/v1/apps/web/log-drains", collab, json!({"url": url}))
         .await
         .problem(409);
+    // A token as the user name alone, and an API key in the query: hidden as well.
+    let token_url = "https://tok3n-secret@logs2.example.com/ingest";
+    let key_url = "https://logs3.example.com/ingest?api_key=k3y-secret&tag=web";
+    let by_token = app
+        .post("/v1/apps/web/log-drains", collab, json!({"url": token_url}))
+        .await
+        .expect(201);
+    assert_eq!(by_token.body["url"], "https://***@logs2.example.com/ingest");
+    let by_key = app
+        .post("/v1/apps/web/log-drains", collab, json!({"url": key_url}))
+        .await
+        .expect(201);
+    assert_eq!(
+        by_key.body["url"],
+        "https://logs3.example.com/ingest?api_key=***&tag=***"
+    );
+    let secrets = ["hunter2", "tok3n", "k3y-secret"];
     let listed = app.get("/v1/apps/web/log-drains", owner).await.expect(200);
-    assert!(!listed.text.contains("hunter2"), "{}", listed.text);
-    for path in ["/v1/apps/web/events", "/v1/events"] {
-        let events = app.get(path, owner).await.expect(200);
-        assert!(!events.text.contains("hunter2"), "{path}: {}", events.text);
+    assert_eq!(listed.items().len(), 3);
+    // Events are read by every member, limited collaborators included.
+    for (path, who) in [
+        ("/v1/apps/web/log-drains", owner.as_str()),
+        ("/v1/apps/web/events", owner.as_str()),
+        ("/v1/apps/web/events", limited.as_str()),
+        ("/v1/events", owner.as_str()),
+        ("/internal/v1/orders", PLATFORM_TOKEN),
+    ] {
+        let text = app.get(path, who).await.expect(200).text;
+        assert!(secrets.iter().all(|s| !text.contains(s)), "{path}: {text}");
     }
-    let orders = app.get("/internal/v1/orders", PLATFORM_TOKEN).await.expect(200);
-    assert!(!orders.text.contains("hunter2"), "{}", orders.text);
+    let full = app
+        .get("/internal/v1/apps/web/log-drains", PLATFORM_TOKEN)
+        .await
+        .expect(200);
+    let full_urls: Vec<&str> = full.items().iter().filter_map(|d| d["url"].as_str()).collect();
+    assert!(
+        [url, token_url, key_url].iter().all(|u| full_urls.contains(u)),
+        "{full_urls:?}"
+    );
+    for drain in [&by_token, &by_key] {
+        let id = drain.body["id"].as_str().unwrap();
+        app.delete(&format!("/v1/apps/web/log-drains/{id}"), collab)
+            .await
+            .expect(204);
+    }
     let full = app
         .get("/internal/v1/apps/web/log-drains", PLATFORM_TOKEN)
         .await
