@@ -232,12 +232,13 @@ pub struct StatusReport {
 }
 
 /// `POST /internal/v1/one-offs/{id}/status`: the platform says where a one-off stands.
-/// Reporting the same status again changes nothing; an exited one-off takes no further
-/// report (409).
+/// Reporting the same status again changes nothing (a retried `exited` with the same exit
+/// code included); an exited one-off takes no other report (409).
 #[utoipa::path(post, path = "/internal/v1/one-offs/{id}/status", params(IdPath), request_body = StatusReport,
     responses(
         (status = 200, description = "The one-off as it is now.", body = OneOff),
-        (status = 409, description = "It has exited already.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It has exited already (with another exit code, or this is not `exited`).",
+            body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn report_one_off_status(
@@ -251,13 +252,21 @@ pub async fn report_one_off_status(
     if body.exit_code.is_some() && body.status != "exited" {
         return Err(ApiError::invalid("exit_code", "is only for exited"));
     }
+    if body.exit_code.is_none() && body.status == "exited" {
+        return Err(ApiError::invalid("exit_code", "is required with exited"));
+    }
     let current = state
         .store
         .record_by_id(OneOff::KIND, id)
         .await?
         .ok_or(ApiError::NotFound("one-off not found"))?;
     let from = current.data.0["status"].as_str().unwrap_or("starting").to_owned();
+    let stored_code = current.data.0["exit_code"].as_i64();
     if from == "exited" {
+        // A retry of the final report answers as the first did; anything else is too late.
+        if body.status == "exited" && body.exit_code.map(i64::from) == stored_code {
+            return Ok(Json(OneOff::view(&current)?));
+        }
         return Err(ApiError::Conflict("the one-off has exited already".into()));
     }
     if from == body.status {

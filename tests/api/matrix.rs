@@ -560,13 +560,16 @@ async fn one_offs_and_single_use_attach_credentials(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(exited.body["exit_code"], 3);
-    app.post(
-        &format!("/internal/v1/one-offs/{id}/status"),
-        PLATFORM_TOKEN,
-        json!({"status": "running"}),
-    )
-    .await
-    .problem(409);
+    let status_path = format!("/internal/v1/one-offs/{id}/status");
+    let report = |body: serde_json::Value| app.post(&status_path, PLATFORM_TOKEN, body);
+    // A retried final report answers as the first; another exit code, or any other status, is
+    // too late; exited comes with its code.
+    let again = report(json!({"status": "exited", "exit_code": 3})).await.expect(200);
+    assert_eq!(again.body, exited.body);
+    report(json!({"status": "exited", "exit_code": 0})).await.problem(409);
+    report(json!({"status": "running"})).await.problem(409);
+    let missing = report(json!({"status": "exited"})).await.problem(422);
+    assert_eq!(missing.error_fields(), vec!["exit_code"]);
     app.post(&format!("/v1/apps/web/one-offs/{id}/attach"), collab, json!({}))
         .await
         .problem(409);
