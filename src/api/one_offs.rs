@@ -261,16 +261,15 @@ pub async fn report_one_off_status(
         .await?
         .ok_or(ApiError::NotFound("one-off not found"))?;
     let from = current.data.0["status"].as_str().unwrap_or("starting").to_owned();
-    let stored_code = current.data.0["exit_code"].as_i64();
-    if from == "exited" {
-        // A retry of the final report answers as the first did; anything else is too late.
-        if body.status == "exited" && body.exit_code.map(i64::from) == stored_code {
-            return Ok(Json(OneOff::view(&current)?));
-        }
-        return Err(ApiError::Conflict("the one-off has exited already".into()));
-    }
-    if from == body.status {
+    // A repeat answers as the first report did (a retried `exited` only with the same exit
+    // code); anything else after `exited` is too late.
+    let repeat = from == body.status
+        && (from != "exited" || body.exit_code.map(i64::from) == current.data.0["exit_code"].as_i64());
+    if repeat {
         return Ok(Json(OneOff::view(&current)?));
+    }
+    if from == "exited" {
+        return Err(ApiError::Conflict("the one-off has exited already".into()));
     }
     let app = state
         .store

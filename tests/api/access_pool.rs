@@ -4,23 +4,15 @@
 
 use std::time::Duration;
 
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, TestApp, pg_stat};
 
-/// The sessions ever established to `app`'s database (`pg_stat_database.sessions`), read on a
-/// new connection so that the statistics are current.
+/// The sessions ever established to `app`'s database.
 async fn sessions_established(app: &TestApp) -> i64 {
-    let Some(Backend::Postgres(admin)) = Backend::postgres() else {
-        unreachable!()
-    };
-    let name = app.database_url.rsplit('/').next().unwrap().to_owned();
-    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-    let count: i64 = sqlx::query_scalar("select sessions from pg_stat_database where datname = $1")
-        .bind(name)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    count
+    pg_stat(
+        &app.database_url,
+        "select sessions from pg_stat_database where datname = $1",
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,16 +42,11 @@ async fn the_access_query_reuses_its_sessions() {
 /// The sessions on `database_url`'s database whose last statement was an access check (the
 /// batched statement of `store/access_batch.rs`).
 async fn access_sessions(database_url: &str) -> i64 {
-    let Some(Backend::Postgres(admin)) = Backend::postgres() else {
-        unreachable!()
-    };
-    let name = database_url.rsplit('/').next().unwrap();
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
-    sqlx::query_scalar("select count(*) from pg_stat_activity where datname = $1 and query like 'select r.n as slot,%'")
-        .bind(name)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
+    pg_stat(
+        database_url,
+        "select count(*) from pg_stat_activity where datname = $1 and query like 'select r.n as slot,%'",
+    )
+    .await
 }
 
 /// A server that says ready has its access connections open and their statements prepared:

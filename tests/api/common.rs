@@ -838,3 +838,21 @@ impl Drop for Binary {
         let _ = self.child.wait();
     }
 }
+
+/// A number about `database_url`'s database from Postgres's statistics views: `sql` gets the
+/// database's name as `$1`. Read on a new connection of the admin URL, so that the statistics
+/// are current.
+pub async fn pg_stat(database_url: &str, sql: &str) -> i64 {
+    let Some(Backend::Postgres(admin)) = Backend::postgres() else {
+        unreachable!("a Postgres test")
+    };
+    let name = database_url.rsplit('/').next().unwrap();
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    value
+}

@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::{Backend, Binary, TestApp};
+use crate::common::{Backend, Binary, TestApp, pg_stat};
 
 /// A TCP proxy to the test Postgres that plays one host of a cluster.
 struct Host {
@@ -276,17 +276,12 @@ async fn a_host_that_stops_taking_writes_is_left_for_the_next_without_a_restart(
 }
 
 /// The failover watchers' probe sessions on `database_url`'s database.
-async fn probe_sessions(admin_url: &str, database_url: &str) -> i64 {
-    let name = database_url.rsplit('/').next().unwrap();
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)
-        .await
-        .unwrap();
-    sqlx::query_scalar("select count(*) from pg_stat_activity where datname = $1 and application_name = $2")
-        .bind(name)
-        .bind(rolegate::store::failover::PROBE_APPLICATION_NAME)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
+async fn probe_sessions(database_url: &str) -> i64 {
+    let sql = format!(
+        "select count(*) from pg_stat_activity where datname = $1 and application_name = '{}'",
+        rolegate::store::failover::PROBE_APPLICATION_NAME
+    );
+    pg_stat(database_url, &sql).await
 }
 
 /// The serving threads of one process share one failover watcher (one probe session, not
@@ -311,7 +306,7 @@ async fn the_serving_threads_share_one_watcher_and_all_follow_a_switch() {
 
     // One probe session per process: the in-process server's and the binary's.
     let started = Instant::now();
-    while probe_sessions(&admin_url, &app.database_url).await != 2 {
+    while probe_sessions(&app.database_url).await != 2 {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "the watchers' probe sessions are not 2"
@@ -319,7 +314,7 @@ async fn the_serving_threads_share_one_watcher_and_all_follow_a_switch() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(probe_sessions(&admin_url, &app.database_url).await, 2);
+    assert_eq!(probe_sessions(&app.database_url).await, 2);
 
     // Each write on a connection of its own, so the kernel spreads them over the threads.
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
@@ -361,5 +356,5 @@ async fn the_serving_threads_share_one_watcher_and_all_follow_a_switch() {
     for i in 0..40 {
         assert_eq!(write(format!("AFTER{i}")).await, 201, "write {i} after the switch");
     }
-    assert_eq!(probe_sessions(&admin_url, &app.database_url).await, 2);
+    assert_eq!(probe_sessions(&app.database_url).await, 2);
 }
