@@ -85,6 +85,19 @@ pub enum ApiError {
         "verify your email address first: open the link of the verification mail (or ask for a new one with POST /v1/users/self/verify-email/resend)"
     )]
     EmailUnverified,
+    /// 409: two-factor authentication needs an address its owner proved (a squatter must not
+    /// be able to lock the owner of the address out of a claim).
+    #[error(
+        "verify your email address before turning on two-factor authentication: open the link of the verification \
+         mail (or ask for a new one with POST /v1/users/self/verify-email/resend)"
+    )]
+    EmailUnverifiedForTfa,
+    /// 429: the account had 100 failed sign-ins in a row; a mailed reset link unlocks it.
+    #[error(
+        "sign-in to this account is locked after 100 failed attempts in a row; set a new password with a reset \
+         link (POST /v1/users/password-reset) to unlock it"
+    )]
+    AccountLocked,
     /// 404.
     #[error("{0}")]
     NotFound(&'static str),
@@ -181,7 +194,7 @@ impl ApiError {
             | ApiError::EmailUnverified => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::EmailUnverifiedForTfa => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -190,7 +203,9 @@ impl ApiError {
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::Quota { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Throttled(_) | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Throttled(_) | ApiError::RateLimited { .. } | ApiError::AccountLocked => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -206,7 +221,8 @@ impl ApiError {
             ApiError::OtpInvalid => "otp-invalid",
             ApiError::TfaRequiredByApp => "tfa-required-by-app",
             ApiError::Forbidden(_) => "forbidden",
-            ApiError::EmailUnverified => "email-unverified",
+            ApiError::EmailUnverified | ApiError::EmailUnverifiedForTfa => "email-unverified",
+            ApiError::AccountLocked => "account-locked",
             ApiError::NotFound(_) => "not-found",
             ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::Conflict(_) => "conflict",

@@ -330,14 +330,15 @@ event_kinds! {
 /// A type of entry of an account's own security history. The set is closed.
 SecurityEventKind {
     SigninPassword => "signin.password": "`token_id`, `name`, `expires_at`: an API token was created with the password";
-    SigninFailed => "signin.failed": "a password or second-factor check failed: `reason` (`wrong_password`, `throttled`, `otp_invalid`)";
+    SigninFailed => "signin.failed": "a password or second-factor check failed: `reason` (`wrong_password`, `throttled`, `otp_invalid`); the account's own consecutive failures are counted too (see `account.locked`)";
     PasswordChanged => "password.changed": "`revoked_tokens`: how many API tokens it revoked";
     PasswordReset => "password.reset": "`revoked_tokens`; a reset link set the password (and verified the address)";
-    AccountClaimed => "account.claimed": "`revoked_tokens`: the owner of the address took over an unverified account";
+    AccountClaimed => "account.claimed": "`revoked_tokens`: the owner of the address took an unverified account back with the claim link: a new password, two-factor authentication off, every token, JWT and other link void";
+    AccountLocked => "account.locked": "`failures` (100): password and code sign-ins are refused until a mailed reset link sets a new password";
     TokenCreated => "token.created": "`token_id`, `name`, `expires_at`: a token made without the password (`rolegate users create`)";
     TokenRevoked => "token.revoked": "`token_id`";
     TokensRevoked => "tokens.revoked": "`revoked_tokens`: every API token (and JWT) of the account was revoked";
-    EmailVerified => "email.verified": "`email`, `via` (`link` or `invitation`)";
+    EmailVerified => "email.verified": "`email`, `via` (`link`): the verification link mailed to the address was opened (a reset or claim link verifies it too, recorded as `password.reset` or `account.claimed`)";
     VerificationSent => "email.verification_sent": "`email`";
     TfaEnrolmentStarted => "tfa.enrolment_started": "`{}`: a new TOTP secret was made; two-factor authentication is not on until a code confirms it";
     TfaEnabled => "tfa.enabled": "`recovery_codes`: how many were made";

@@ -156,6 +156,22 @@ pub fn account_claim(to: &str, link: &str) -> Mail {
     }
 }
 
+/// The notice that an account's password and code sign-ins were locked.
+pub fn account_locked(to: &str) -> Mail {
+    Mail {
+        kind: OrderKind::MailSecurityNotice,
+        to: to.to_owned(),
+        subject: "Security notice: sign-in to your account is locked".into(),
+        text: format!(
+            "Hello,\n\nThe account {to} had 100 failed sign-in attempts in a row (wrong passwords or two-factor \
+             codes), so signing in with a password is locked.\n\nTo unlock it, ask for a link to set a new password \
+             (\"Forgot your password?\" on the sign-in page, or POST /v1/users/password-reset with this address) \
+             and set one with the link mailed to you. Setting it signs out every session of the account.\n\n\
+             If the attempts were yours, do the same. Your apps and tokens are not otherwise affected.\n"
+        ),
+    }
+}
+
 /// A security notice to the account's own address.
 pub fn notice(to: &str, what: &str) -> Mail {
     Mail {

@@ -361,6 +361,8 @@ pub async fn build_state(
         clock,
         secrets: Arc::new(secrets),
         throttles: Arc::default(),
+        signin_turns: Arc::new(crate::auth::throttle::Turns::per_client()),
+        account_turns: Arc::new(crate::auth::throttle::Turns::per_account()),
         metrics,
     }))
 }

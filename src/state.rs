@@ -34,6 +34,12 @@ pub struct StateFields {
     /// Password hashes computed at once (`ROLEGATE_HASH_CONCURRENCY`): argon2 takes 19 MiB
     /// and a core's worth of time each, so an unbounded number would exhaust the machine.
     pub hashing: Arc<tokio::sync::Semaphore>,
+    /// One sign-in (one password hash) in flight per client address, so a flood from one
+    /// address cannot take the hashing slots of everyone else.
+    pub signin_turns: Arc<crate::auth::throttle::Turns<std::net::IpAddr>>,
+    /// One sign-in in flight per account (by the address typed), so its limits see every
+    /// failure before the next attempt.
+    pub account_turns: Arc<crate::auth::throttle::Turns<String>>,
     /// This server's Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
 }

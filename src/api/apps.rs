@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::cursor::{self, Listing};
@@ -16,7 +17,7 @@ use crate::domain::{AppName, BranchName};
 use crate::error::{ApiError, ApiResult, Fields, Problem, ResultExt};
 use crate::kinds::EventKind;
 use crate::state::AppState;
-use crate::store::{App, AppRef, Caller, Event, StoreError};
+use crate::store::{App, AppRef, Caller, Event, Person, StoreError};
 
 /// An app as its members see it, with the caller's role.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -337,6 +338,7 @@ pub async fn events(
         for event in &mut events {
             hide_members(event, ctx.caller.user.id);
         }
+        hide_addresses(&state, &mut events, ctx.caller.user.id).await?;
     }
     Ok(Json(Items::page(events, limit, |e| {
         cursor::of_id(&state.secrets, Listing::Timeline, e.id)
@@ -366,6 +368,88 @@ pub(crate) fn hide_members(event: &mut Event, caller: Uuid) {
             data.remove(field);
         }
     }
+}
+
+/// For a reader who may not see the members: everyone but the reader named in `events` (the
+/// actor, and every `{id, email}` in the details, such as a deployment's `requested_by` or the
+/// members a 2FA rule locked out) becomes `{id, name}`, without the address.
+pub(crate) async fn hide_addresses(state: &AppState, events: &mut [Event], reader: Uuid) -> ApiResult<()> {
+    let mut ids = std::collections::BTreeSet::new();
+    for event in events.iter() {
+        ids.extend(event.actor.as_ref().map(|a| a.id));
+        people_in(&event.data, &mut |id| {
+            ids.insert(id);
+        });
+    }
+    ids.remove(&reader);
+    let names = names_of(state, ids).await?;
+    for event in events.iter_mut() {
+        if let Some(actor) = event.actor.as_mut().filter(|a| a.id != reader) {
+            actor.hide(names.get(&actor.id).cloned().flatten());
+        }
+        hide_in(&mut event.data, reader, &names);
+    }
+    Ok(())
+}
+
+/// For a reader who may not see the members: everyone but the reader named in `people`
+/// becomes `{id, name}`.
+pub(crate) async fn hide_people<'a>(
+    state: &AppState,
+    people: impl IntoIterator<Item = &'a mut Person>,
+    reader: Uuid,
+) -> ApiResult<()> {
+    let mut people: Vec<&mut Person> = people.into_iter().filter(|p| p.id != reader).collect();
+    let names = names_of(state, people.iter().map(|p| p.id).collect()).await?;
+    for person in &mut people {
+        person.hide(names.get(&person.id).cloned().flatten());
+    }
+    Ok(())
+}
+
+async fn names_of(
+    state: &AppState,
+    ids: std::collections::BTreeSet<Uuid>,
+) -> ApiResult<std::collections::HashMap<Uuid, Option<String>>> {
+    let ids: Vec<Uuid> = ids.into_iter().collect();
+    Ok(state.store.user_names(&ids).await?)
+}
+
+/// The id of every `{id, email}` object in `value`.
+fn people_in(value: &Value, found: &mut impl FnMut(Uuid)) {
+    match value {
+        Value::Object(map) => {
+            if let Some(id) = person_id(map) {
+                found(id);
+            }
+            map.values().for_each(|v| people_in(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| people_in(v, found)),
+        _ => {}
+    }
+}
+
+fn hide_in(value: &mut Value, reader: Uuid, names: &std::collections::HashMap<Uuid, Option<String>>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(id) = person_id(map).filter(|&id| id != reader) {
+                map.remove("email");
+                map.insert("name".into(), json!(names.get(&id).cloned().flatten()));
+                return;
+            }
+            map.values_mut().for_each(|v| hide_in(v, reader, names));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| hide_in(v, reader, names)),
+        _ => {}
+    }
+}
+
+/// The id of an object that names a person as `{id, email}`.
+fn person_id(map: &serde_json::Map<String, Value>) -> Option<Uuid> {
+    if map.len() != 2 || !map.get("email").is_some_and(Value::is_string) {
+        return None;
+    }
+    map.get("id")?.as_str()?.parse().ok()
 }
 
 /// Puts a variable event's sealed value into its `data.value`.

@@ -7,9 +7,10 @@ use uuid::Uuid;
 
 use super::records::{AppRecord, Draft};
 
+use crate::config::Config;
 use crate::error::{ApiError, Fields};
 use crate::kinds::{EventKind, OrderKind};
-use crate::store::{App, StoredRecord};
+use crate::store::StoredRecord;
 
 /// The metrics an autoscaler can follow.
 const METRICS: [&str; 4] = ["cpu", "memory", "rpm_per_container", "p95_response_time"];
@@ -76,7 +77,7 @@ impl AppRecord for Autoscaler {
     const ORDERS: [Option<OrderKind>; 2] = [Some(OrderKind::AutoscalerSet), Some(OrderKind::AutoscalerRemove)];
     const CONFLICT: &'static str = "this container type already has an autoscaler; change that one";
 
-    fn create(body: AutoscalerBody, _app: &App) -> Result<Draft, ApiError> {
+    fn create(body: AutoscalerBody, _config: &Config) -> Result<Draft, ApiError> {
         let mut fields = Fields::default();
         let type_ok = (1..=32).contains(&body.container_type.len())
             && body

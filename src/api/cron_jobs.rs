@@ -10,10 +10,11 @@ use uuid::Uuid;
 use super::extract::{Json, Path};
 use super::openapi::AppPath;
 use super::records::{AppRecord, Draft};
+use crate::config::Config;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::kinds::EventKind;
 use crate::state::AppState;
-use crate::store::{App, AppRef, StoredRecord};
+use crate::store::{AppRef, StoredRecord};
 
 /// Most jobs one app may schedule.
 const MAX_JOBS: usize = 100;
@@ -81,7 +82,7 @@ impl AppRecord for CronJob {
     type Body = CronLine;
     const EVENTS: [EventKind; 3] = [EventKind::CronJobsReplaced; 3];
 
-    fn create(line: CronLine, _app: &App) -> Result<Draft, ApiError> {
+    fn create(line: CronLine, _config: &Config) -> Result<Draft, ApiError> {
         if !schedule_ok(&line.schedule) {
             return Err(ApiError::invalid(
                 "schedule",
@@ -160,7 +161,7 @@ pub async fn replace(
     let mut drafts = Vec::with_capacity(table.jobs.len());
     let mut errors = Vec::new();
     for (i, line) in table.jobs.into_iter().enumerate() {
-        match CronJob::create(line, &app) {
+        match CronJob::create(line, &state.config) {
             Ok(draft) => drafts.push(draft.data),
             Err(ApiError::Validation(e)) => errors.extend(
                 e.into_iter()

@@ -8,12 +8,12 @@ use chrono::TimeDelta;
 use serde::Deserialize;
 
 use super::cursor::{self, Listing};
-use super::extract::{Json, Path, Query};
+use super::extract::{Json, NoBody, Path, Query};
 use super::openapi::{AppIdPath, AppPath};
 use super::requests::{Answer, PlatformRequest};
 use super::{IdParam, Items, PageQuery};
-use crate::authz::Role;
 use crate::authz::middleware::AppContext;
+use crate::authz::{Permission, Role};
 use crate::domain::BranchName;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::kinds::{EventKind, OrderKind};
@@ -36,10 +36,18 @@ pub async fn list(
     Query(page): Query<PageQuery>,
 ) -> ApiResult<Json<Items<Deployment>>> {
     let limit = page.limit()?;
-    let rows = state
+    let mut rows = state
         .store
         .list_deployments(ctx.app.id, page.after_id(&state, Listing::Deployments)?, limit + 1)
         .await?;
+    if !ctx.can(Permission::CollaboratorsRead) {
+        super::apps::hide_people(
+            &state,
+            rows.iter_mut().filter_map(|d| d.requested_by.as_mut()),
+            ctx.caller.user.id,
+        )
+        .await?;
+    }
     Ok(Json(Items::page(rows, limit, |d| {
         cursor::of_id(&state.secrets, Listing::Deployments, d.id)
     })))
@@ -54,12 +62,15 @@ pub async fn show(
     ctx: AppContext,
     Path(IdParam { id }): Path<IdParam>,
 ) -> ApiResult<Json<Deployment>> {
-    state
+    let mut deployment = state
         .store
         .deployment(ctx.app.id, id)
         .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound(NOT_FOUND))
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    if !ctx.can(Permission::CollaboratorsRead) {
+        super::apps::hide_people(&state, deployment.requested_by.as_mut(), ctx.caller.user.id).await?;
+    }
+    Ok(Json(deployment))
 }
 
 /// `GET /v1/apps/{app}/deployments/{id}/output`: the build output as text. Limited
@@ -203,8 +214,8 @@ pub async fn create(
     request(&state, &ctx, git_ref.as_str(), "deploy", &headers).await
 }
 
-/// `POST /v1/apps/{app}/deployments/redeploy`: deploys the default branch; no body. The
-/// route CI scripts call with an API token.
+/// `POST /v1/apps/{app}/deployments/redeploy`: deploys the default branch; no body (or `{}`:
+/// any field, such as a `git_ref`, is a 422). The route CI scripts call with an API token.
 #[utoipa::path(post, path = "/v1/apps/{app}/deployments/redeploy", params(AppPath, IdempotencyKey), responses(
     (status = 202, description = "Requested; the platform builds and starts the default branch. A retry with an \
         `Idempotency-Key` the caller used on this app in the last 24 hours answers the first deployment \
@@ -217,7 +228,12 @@ pub async fn create(
     (status = 422, description = "`Idempotency-Key` was used in the last 24 hours for another request (a deploy \
         of a chosen ref).", body = Problem, content_type = "application/problem+json"),
 ))]
-pub async fn redeploy(State(state): State<AppState>, ctx: AppContext, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn redeploy(
+    State(state): State<AppState>,
+    ctx: AppContext,
+    headers: HeaderMap,
+    _: NoBody,
+) -> ApiResult<Response> {
     let branch = ctx.app.default_branch.clone();
     request(&state, &ctx, &branch, "redeploy", &headers).await
 }

@@ -375,6 +375,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// The body of a route that takes none, such as a redeploy: absent, empty or `{}`. A field is
+/// a 422 naming it (`{"git_ref": …}` on a redeploy must not look accepted), as on the routes
+/// that take some.
+pub struct NoBody;
+
+impl<S: Send + Sync> FromRequest<S> for NoBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        #[derive(Default, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Nothing {}
+        OptionalJson::<Nothing>::from_request(request, state)
+            .await
+            .map(|_| NoBody)
+    }
+}
+
 /// The query of a list route that takes no parameter: any parameter is a 422 naming it, as
 /// on the routes that take some.
 pub struct NoQuery;

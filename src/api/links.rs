@@ -9,11 +9,13 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auth::token;
+use crate::authz::Permission;
+use crate::authz::decision::{Facts, Reason, Rule, decide};
 use crate::authz::middleware::AppContext;
 use crate::error::{ApiError, ApiResult};
 use crate::kinds::EventKind;
 use crate::state::AppState;
-use crate::store::{RecordWrite, StoredRecord};
+use crate::store::{AppRef, RecordWrite, StoredRecord};
 
 /// How long a single-use credential lives.
 pub const TTL: TimeDelta = TimeDelta::minutes(5);
@@ -29,6 +31,9 @@ pub struct SingleUse {
     pub not_found: &'static str,
     /// The 410 of a verification: expired.
     pub expired: &'static str,
+    /// The permission the credential exercises, read from its stored grant: at verification
+    /// the member it was given to must still hold it (`None`: a grant of an unknown shape).
+    pub permission: fn(&Value) -> Option<Permission>,
 }
 
 /// A credential just issued: the secret (shown once) and when it stops working.
@@ -74,7 +79,9 @@ impl SingleUse {
     }
 
     /// Uses a credential up: the stored grant if it held, 404 when it was never issued or was
-    /// used already, 410 when it expired (it is used up all the same).
+    /// used already, 410 when it expired (it is used up all the same), 403 when the member it
+    /// was given to may no longer do what it grants (removed, access ended, the app's 2FA rule,
+    /// a role changed since): the app's rules hold until the platform acts.
     pub async fn redeem(self, state: &AppState, secret: &str) -> ApiResult<StoredRecord> {
         let taken = state
             .store
@@ -86,8 +93,43 @@ impl SingleUse {
         if expires_at <= state.clock.now() {
             return Err(ApiError::Gone(self.expired.into()));
         }
+        let permission = (self.permission)(&taken.data.0).ok_or_else(|| ApiError::Gone(self.expired.into()))?;
+        let rule = Rule {
+            permission,
+            role_must_hold: true,
+            open_without_tfa: false,
+        };
+        let reason = match taken.created_by {
+            Some(user_id) => acting_for(state, taken.app_id, user_id, rule).await?,
+            None => Reason::NotAMember,
+        };
+        if reason != Reason::Allowed {
+            return Err(ApiError::Forbidden(format!(
+                "the member this credential was given to may no longer use it ({})",
+                reason.as_str()
+            )));
+        }
         Ok(taken)
     }
+}
+
+/// What the app's rules say of `user_id` acting on `app_id` now, for the platform's routes that
+/// act in a member's name: the facts the middleware reads for a request of theirs, put to the
+/// same decision. The platform's token is not the member's, so no scope narrows it.
+pub async fn acting_for(state: &AppState, app_id: Uuid, user_id: Uuid, rule: Rule) -> ApiResult<Reason> {
+    let Some(app) = state.store.app_by_ref(&AppRef::Id(app_id)).await? else {
+        return Ok(Reason::NotAMember);
+    };
+    let membership = state.store.membership_of(app.id, user_id).await?;
+    let now = state.clock.now();
+    let facts = Facts {
+        role: membership.as_ref().map(|m| m.role),
+        expired: membership.as_ref().is_some_and(|m| m.expired(now)),
+        scope_allows_app: true,
+        scope_allows_permission: true,
+        blocked_by_tfa: app.require_tfa && membership.as_ref().is_some_and(|m| !m.tfa_enabled),
+    };
+    Ok(decide(&facts, rule))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -13,10 +13,11 @@ use super::extract::{Json, Path};
 use super::openapi::{AppIdPath, AppPath};
 use super::records::{AppRecord, Draft, open_secret};
 use crate::authz::middleware::AppContext;
+use crate::config::Config;
 use crate::error::{ApiError, ApiResult, Fields};
 use crate::kinds::EventKind;
 use crate::state::AppState;
-use crate::store::{App, AppRef, RecordWrite, StoredRecord};
+use crate::store::{AppRef, RecordWrite, StoredRecord};
 
 /// Body of `POST /internal/v1/apps/{app}/logs/archives`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -55,7 +56,7 @@ impl AppRecord for LogArchive {
     type Body = ArchiveReport;
     const EVENTS: [EventKind; 3] = [EventKind::LogArchiveAdded; 3];
 
-    fn create(report: ArchiveReport, _app: &App) -> Result<Draft, ApiError> {
+    fn create(report: ArchiveReport, _config: &Config) -> Result<Draft, ApiError> {
         let mut fields = Fields::default();
         if report.to < report.from {
             fields.push("to", "must not be before from");
@@ -100,7 +101,7 @@ pub async fn report(
         .app_by_ref(&AppRef::parse(&app))
         .await?
         .ok_or(ApiError::NotFound("app not found"))?;
-    let draft = LogArchive::create(report, &app)?;
+    let draft = LogArchive::create(report, &state.config)?;
     let id = Uuid::now_v7();
     let sealed = draft
         .secret

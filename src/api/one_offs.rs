@@ -15,11 +15,13 @@ use super::links::SingleUse;
 use super::openapi::{AppIdPath, IdPath};
 use super::records::{AppRecord, Draft};
 use crate::auth::token::ATTACH_TOKEN_PREFIX;
+use crate::authz::Permission;
 use crate::authz::middleware::AppContext;
+use crate::config::Config;
 use crate::error::{ApiError, ApiResult, Fields, Problem, ResultExt};
 use crate::kinds::{EventKind, OrderKind};
 use crate::state::AppState;
-use crate::store::{App, AppRef, RecordWrite, StoredRecord};
+use crate::store::{AppRef, RecordWrite, StoredRecord};
 
 /// Container sizes a one-off may use.
 const SIZES: [&str; 4] = ["S", "M", "L", "XL"];
@@ -30,6 +32,7 @@ const ATTACH: SingleUse = SingleUse {
     prefix: ATTACH_TOKEN_PREFIX,
     not_found: "no such attach credential, or it was used already",
     expired: "the attach credential expired",
+    permission: |_| Some(Permission::OneOffsAttach),
 };
 
 /// Body of `POST /v1/apps/{app}/one-offs`.
@@ -103,7 +106,7 @@ impl AppRecord for OneOff {
     const ORDERS: [Option<OrderKind>; 2] = [Some(OrderKind::OneOffRun), None];
     const CREATED: StatusCode = StatusCode::ACCEPTED;
 
-    fn create(body: RunBody, _app: &App) -> Result<Draft, ApiError> {
+    fn create(body: RunBody, _config: &Config) -> Result<Draft, ApiError> {
         let mut fields = Fields::default();
         let command = body.command.trim();
         if command.is_empty() || command.chars().count() > 1000 || command.chars().any(char::is_control) {

@@ -1,5 +1,6 @@
-//! Passwords that can be rotated: change (with "sign out everywhere"), and reset by a link
-//! sent to the address (which also claims an unverified account).
+//! Passwords that can be rotated: change (with "sign out everywhere"), and set by a link
+//! mailed to the address: a reset link, or the claim link that takes an unverified account
+//! back from whoever signed up with the address.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,7 +14,7 @@ use crate::error::{ApiError, ApiResult, Fields, Problem};
 use crate::kinds::SecurityEventKind;
 use crate::mail;
 use crate::state::AppState;
-use crate::store::{Caller, LinkKind, NewSecurityEvent, PasswordChange, Revoke};
+use crate::store::{Caller, LinkKind, LinkRedemption, NewSecurityEvent, PasswordChange, Revoke};
 
 /// Body of `PUT /v1/users/self/password`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -43,7 +44,8 @@ pub struct PasswordChanged {
 /// to the address. Throttled like a sign-in: a wrong current password counts as a failure.
 #[utoipa::path(put, path = "/v1/users/self/password", request_body = ChangePassword, responses(
     (status = 200, description = "Changed.", body = PasswordChanged),
-    (status = 429, description = "Too many failed password checks from this client.", body = Problem,
+    (status = 429, description = "Too many failed password checks from this client (`throttled`), or of the \
+        account from any client (`throttled` from the 10th in a row, `account-locked` from the 100th).", body = Problem,
         content_type = "application/problem+json", headers(("Retry-After" = String, description = "Seconds to wait."))),
 ))]
 pub async fn change(
@@ -55,7 +57,9 @@ pub async fn change(
     let user = &caller.user;
     let new = password::policy(body.new_password, &user.email, user.name.as_deref())
         .map_err(|m| ApiError::invalid("new_password", m))?;
-    throttle::check(&state, client, &user.email).await?;
+    let _turn = state.signin_turns.take(client.0).await?;
+    let _account_turn = state.account_turns.take(user.email.clone()).await?;
+    let checked = throttle::check(&state, client, &user.email).await?;
     let stored = state
         .store
         .user_login(&Email::stored(&user.email))
@@ -65,6 +69,7 @@ pub async fn change(
         throttle::failed(&state, client, &user.email, Some(user.id), "wrong_password").await?;
         return Err(ApiError::invalid("current_password", "is not the account's password"));
     }
+    throttle::succeeded(&state, user.id, checked).await?;
     let hash = password::hash(&state.hashing, new).await?;
     let now = state.clock.now();
     let revoke = if body.revoke_tokens {
@@ -81,7 +86,6 @@ pub async fn change(
         user_id: user.id,
         hash,
         revoke,
-        verified_email: None,
         event: NewSecurityEvent {
             user_id: user.id,
             kind: SecurityEventKind::PasswordChanged,
@@ -153,23 +157,29 @@ pub async fn request_reset(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmReset {
-    /// The `rgr_…` token from the link's fragment.
+    /// The `rgr_…` (reset) or `rgc_…` (claim) token from the link's fragment.
     token: String,
     /// The new password: 12 to 1024 characters, hard to guess, not containing the address.
     #[schema(min_length = 12, max_length = 1024)]
     new_password: String,
-    /// For an account with two-factor authentication on: a code of the authenticator app, or a
-    /// recovery code. Without it such an account's reset is refused (`otp-required`) and the
-    /// link stays usable.
+    /// For a reset link of an account with two-factor authentication on: a code of the
+    /// authenticator app, or a recovery code. Without it such a reset is refused
+    /// (`otp-required`) and the link stays usable. A claim link needs none.
     code: Option<String>,
 }
 
-/// `POST /v1/users/password-reset/confirm`: sets the password with a reset link, verifies
-/// the address it was sent to, and revokes every API token and JWT of the account.
+const BAD_LINK: &str = "this link is unknown, already used or expired";
+
+/// `POST /v1/users/password-reset/confirm`: sets the password with a reset link (`rgr_`) or a
+/// claim link (`rgc_`), verifies the address it was mailed to, revokes every API token and JWT
+/// of the account, voids its other reset and claim links and unlocks its sign-in. A claim also
+/// turns two-factor authentication off and voids the recovery codes and every other link: the
+/// owner of the address takes the whole account back. The link is spent only when its
+/// password is accepted: a refused password, or a missing or wrong code, leaves it usable.
 #[utoipa::path(post, path = "/v1/users/password-reset/confirm", request_body = ConfirmReset, responses(
     (status = 200, description = "The password is set; sign in with it.", body = PasswordChanged),
-    (status = 401, description = "The account has two-factor authentication on, and `code` is missing \
-        (`otp-required`) or wrong, expired or already used (`otp-invalid`); the link stays usable.",
+    (status = 401, description = "A reset link of an account with two-factor authentication on, and `code` is \
+        missing (`otp-required`) or wrong, expired or already used (`otp-invalid`); the link stays usable.",
         body = Problem, content_type = "application/problem+json"),
     (status = 410, description = "The link is unknown, already used or expired.", body = Problem,
         content_type = "application/problem+json"),
@@ -182,70 +192,79 @@ pub async fn confirm_reset(
     Json(body): Json<ConfirmReset>,
 ) -> ApiResult<Json<PasswordChanged>> {
     let mut fields = Fields::default();
-    let hash = fields.check(
+    let link = fields.check(
         "token",
-        links::parse(LinkKind::PasswordReset, &body.token).ok_or("is not a password-reset token (rgr_…)"),
+        links::parse(LinkKind::PasswordReset, &body.token)
+            .map(|hash| (LinkKind::PasswordReset, hash))
+            .or_else(|| links::parse(LinkKind::AccountClaim, &body.token).map(|hash| (LinkKind::AccountClaim, hash)))
+            .ok_or("is not a password-reset (rgr_…) or account-claim (rgc_…) token"),
     );
-    // The policy is checked with the address before the link is spent on a weak password.
     if let Err(m) = password::policy(body.new_password.clone(), "", None) {
         fields.push("new_password", &m);
     }
     fields.finish()?;
-    let Some(hash) = hash else {
+    let Some((kind, hash)) = link else {
         return Err(ApiError::internal("validated token missing"));
     };
     let now = state.clock.now();
-    // An account with 2FA on needs its second factor before the link is spent, so a missing
-    // or mistyped code leaves the link usable.
-    if let Some(link) = state.store.peek_link(LinkKind::PasswordReset, &hash, now).await? {
-        let account = state.store.user_login(&Email::stored(&link.email)).await?;
-        if let Some(user) = account
-            .map(|l| l.user)
-            .filter(|u| u.id == link.user_id && u.tfa_enabled)
-        {
-            throttle::check(&state, client, &user.email).await?;
-            let code = super::tfa::Offered::field(body.code.as_deref());
-            super::tfa::second_factor(&state, &user, client, &user.email, code, "password_reset").await?;
-        }
-    }
-    let used = state
+    let peeked = state
         .store
-        .use_link(LinkKind::PasswordReset, &hash, now)
+        .peek_link(kind, &hash, now)
         .await?
-        .ok_or_else(|| ApiError::Gone("this link is unknown, already used or expired".into()))?;
+        .ok_or_else(|| ApiError::Gone(BAD_LINK.into()))?;
+    // Checked with the address before anything is spent: a refused password leaves the link.
     let new =
-        password::policy(body.new_password, &used.email, None).map_err(|m| ApiError::invalid("new_password", m))?;
-    let was_verified = state
+        password::policy(body.new_password, &peeked.email, None).map_err(|m| ApiError::invalid("new_password", m))?;
+    let account = state
         .store
-        .user_login(&Email::stored(&used.email))
+        .user_login(&Email::stored(&peeked.email))
         .await?
-        .is_some_and(|l| l.user.email_verified);
-    let hash = password::hash(&state.hashing, new).await?;
-    let kind = if was_verified {
-        SecurityEventKind::PasswordReset
-    } else {
-        SecurityEventKind::AccountClaimed
+        .map(|l| l.user)
+        .filter(|u| u.id == peeked.user_id)
+        .ok_or_else(|| ApiError::Gone(BAD_LINK.into()))?;
+    // A reset of an account with 2FA on needs its second factor too; a claim takes the
+    // account back from whoever turned it on.
+    if kind == LinkKind::PasswordReset && account.tfa_enabled {
+        throttle::check_client(&state, client, &account.email).await?;
+        let code = super::tfa::Offered::field(body.code.as_deref());
+        super::tfa::second_factor(&state, &account, client, &account.email, code, "password_reset").await?;
+    }
+    let _turn = state.signin_turns.take(client.0).await?;
+    let password_hash = password::hash(&state.hashing, new).await?;
+    let (event_kind, what) = match kind {
+        LinkKind::AccountClaim => (
+            SecurityEventKind::AccountClaimed,
+            "you claimed your account: its password was set, two-factor authentication was turned off, and every \
+             session and link of it was signed out or voided",
+        ),
+        _ if !account.email_verified => (
+            SecurityEventKind::AccountClaimed,
+            "your password was set and your address verified, and every session was signed out",
+        ),
+        _ => (
+            SecurityEventKind::PasswordReset,
+            "your password was reset, and every session was signed out",
+        ),
     };
-    let change = PasswordChange {
-        user_id: used.user_id,
+    let redemption = LinkRedemption {
+        kind,
         hash,
-        revoke: Revoke::Everything,
-        verified_email: Some(used.email.clone()),
+        password_hash,
         event: NewSecurityEvent {
-            user_id: used.user_id,
-            kind,
+            user_id: account.id,
+            kind: event_kind,
             client: Some(client.to_string()),
             data: serde_json::json!({}),
             now,
         },
-        mail: links::notice(
-            &state,
-            &used.email,
-            "your password was reset, and every session was signed out",
-        )?,
+        mail: links::notice(&state, &account.email, what)?,
     };
-    state.store.set_password(change).await?;
-    tracing::info!(user_id = %used.user_id, client = %client, "password reset");
+    let used = state
+        .store
+        .redeem_link(redemption)
+        .await?
+        .ok_or_else(|| ApiError::Gone(BAD_LINK.into()))?;
+    tracing::info!(user_id = %used.user_id(), client = %client, kind = kind.as_str(), "password set with a link");
     Ok(Json(PasswordChanged {
         changed: true,
         revoked_tokens: true,

@@ -28,10 +28,11 @@ use super::openapi::{AppIdPath, AppPath};
 use super::{Declared, method_filter, schemas_of};
 use crate::authz::middleware::AppContext;
 use crate::authz::routes::Verb;
+use crate::config::Config;
 use crate::error::{ApiError, ApiResult, ResultExt};
 use crate::kinds::{EventKind, OrderKind};
 use crate::state::AppState;
-use crate::store::{App, NewOrder, RecordRemoval, RecordWrite, StoredRecord};
+use crate::store::{NewOrder, RecordRemoval, RecordWrite, StoredRecord};
 
 /// What a new or changed record stores: its fields, what must be unique among the app's
 /// records of its kind, and its secret (in the clear here; sealed before it is stored).
@@ -64,12 +65,13 @@ pub trait AppRecord: Send + Sync + 'static {
     /// The 409 message when `unique_key` clashes.
     const CONFLICT: &'static str = "already exists";
 
-    /// Checks a create's body against the app; a 422 names each bad field.
-    fn create(body: Self::Body, app: &App) -> Result<Draft, ApiError>;
+    /// Checks a create's body (against the installation's settings where they matter); a 422
+    /// names each bad field.
+    fn create(body: Self::Body, config: &Config) -> Result<Draft, ApiError>;
 
     /// Checks a change of `current` (the whole body again); a 422 names each bad field.
-    fn change(_current: &StoredRecord, body: Self::Body, app: &App) -> Result<Draft, ApiError> {
-        Self::create(body, app)
+    fn change(_current: &StoredRecord, body: Self::Body, config: &Config) -> Result<Draft, ApiError> {
+        Self::create(body, config)
     }
 
     /// What a member sees of a stored record.
@@ -117,7 +119,7 @@ pub async fn create<R: AppRecord>(
     ctx: AppContext,
     Json(body): Json<R::Body>,
 ) -> ApiResult<Response> {
-    let draft = R::create(body, &ctx.app)?;
+    let draft = R::create(body, &state.config)?;
     let stored = save::<R>(&state, &ctx, Uuid::now_v7(), true, draft).await?;
     Ok((R::CREATED, Json(R::view(&stored)?)).into_response())
 }
@@ -134,7 +136,7 @@ pub async fn change<R: AppRecord>(
         .record(ctx.app.id, R::KIND, id)
         .await?
         .ok_or(ApiError::NotFound("not found"))?;
-    let draft = R::change(&current, body, &ctx.app)?;
+    let draft = R::change(&current, body, &state.config)?;
     let stored = save::<R>(&state, &ctx, id, false, draft).await?;
     Ok(Json(R::view(&stored)?).into_response())
 }

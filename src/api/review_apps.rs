@@ -10,18 +10,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::extract::{Json, Path};
+use super::extract::{Json, NoBody, Path};
+use super::links::acting_for;
 use super::openapi::{AppIdPath, AppPath};
 use super::records::{AppRecord, Draft};
 use super::requests::QueuedView;
 use super::settings::AppSetting;
-use crate::authz::Permission;
+use crate::authz::decision::{Reason, Rule};
 use crate::authz::middleware::AppContext;
+use crate::authz::{Permission, Role};
+use crate::config::Config;
 use crate::domain::{BranchName, Email};
 use crate::error::{ApiError, ApiResult, Fields};
 use crate::kinds::{EventKind, OrderKind};
 use crate::state::AppState;
-use crate::store::{App, AppRef, NewOrder, NewRequest, RecordWrite, StoreError, StoredRecord};
+use crate::store::{AppRef, NewOrder, NewRequest, RecordWrite, StoreError, StoredRecord};
 
 /// Longest a stale review app may be kept: a year.
 const MAX_STALE_HOURS: i64 = 8760;
@@ -120,7 +123,7 @@ impl AppRecord for ReviewApp {
     const CREATED: StatusCode = StatusCode::ACCEPTED;
     const CONFLICT: &'static str = "this pull request already has an open review app";
 
-    fn create(body: ReviewAppBody, _app: &App) -> Result<Draft, ApiError> {
+    fn create(body: ReviewAppBody, _config: &Config) -> Result<Draft, ApiError> {
         let mut fields = Fields::default();
         if body.pull_request == 0 {
             fields.push("pull_request", "must be a pull request number (1 or more)");
@@ -150,7 +153,8 @@ impl AppRecord for ReviewApp {
     }
 }
 
-/// `POST /v1/apps/{app}/review-apps/{id}/redeploy`: deploys the pull request's branch again.
+/// `POST /v1/apps/{app}/review-apps/{id}/redeploy`: deploys the pull request's branch again;
+/// no body (or `{}`: any field is a 422).
 #[utoipa::path(post, path = "/v1/apps/{app}/review-apps/{id}/redeploy", params(AppIdPath), responses(
     (status = 202, description = "Queued for the platform.", body = QueuedView),
 ))]
@@ -158,6 +162,7 @@ pub async fn redeploy(
     State(state): State<AppState>,
     ctx: AppContext,
     Path(AppIdPath { id, .. }): Path<AppIdPath>,
+    _: NoBody,
 ) -> ApiResult<(StatusCode, Json<QueuedView>)> {
     let record = state
         .store
@@ -205,8 +210,10 @@ pub struct PullRequestReport {
 pub struct PullRequestOutcome {
     /// Whether a review app was created (and its order queued).
     created: bool,
-    /// Why not: `auto_create_off`, `forks_not_allowed`, `author_not_a_member`,
-    /// `author_may_not_create` or `already_open`; `null` when created.
+    /// Why not: `auto_create_off`, `forks_not_allowed`, `author_not_a_member` (also once their
+    /// time-bound access has ended), `author_tfa_required` (the app requires two-factor
+    /// authentication and the author has it off), `author_may_not_create` or `already_open`;
+    /// `null` when created.
     #[schema(required = true)]
     reason: Option<&'static str>,
     /// The review app, when created.
@@ -227,9 +234,11 @@ impl PullRequestOutcome {
 
 /// `POST /internal/v1/apps/{app}/review-apps`: the platform reports a pull request. rolegate
 /// creates its review app when the settings' `auto_create` is on, forks are allowed if it
-/// comes from one, the author is a member of the app, and the author's role holds
-/// `review_apps.create` or the settings' `limited_collaborators_via_scm` is on; otherwise it
-/// answers 200 with `created: false` and a `reason`, and records nothing.
+/// comes from one, and the author may do it as the public route would let them: a member whose
+/// access has not ended, with two-factor authentication on if the app requires it, whose role
+/// holds `review_apps.create` (a limited collaborator: when the settings'
+/// `limited_collaborators_via_scm` is on); otherwise it answers 200 with `created: false` and a
+/// `reason`, and records nothing.
 #[utoipa::path(post, path = "/internal/v1/apps/{app}/review-apps", params(AppPath), request_body = PullRequestReport,
     responses(
         (status = 201, description = "The review app was created and its order queued.", body = PullRequestOutcome),
@@ -251,7 +260,7 @@ pub async fn from_scm(
         pull_request: report.pull_request,
         branch: report.branch,
     };
-    let mut draft = ReviewApp::create(body, &app)?;
+    let mut draft = ReviewApp::create(body, &state.config)?;
     let settings: ReviewAppSettings = match state.store.setting(app.id, ReviewAppSettings::KEY).await? {
         Some(value) => serde_json::from_value(value).map_err(ApiError::internal)?,
         None => ReviewAppSettings::default(),
@@ -266,16 +275,29 @@ pub async fn from_scm(
     let Some(author) = state.store.user_login(&email).await?.map(|l| l.user) else {
         return Ok(PullRequestOutcome::refused("author_not_a_member"));
     };
-    let Some(membership) = state
-        .store
-        .membership_of(app.id, author.id)
-        .await?
-        .filter(|m| !m.expired(now))
-    else {
-        return Ok(PullRequestOutcome::refused("author_not_a_member"));
+    // The same decision as the public route's for a request of the author's: membership, end
+    // of access, the app's 2FA rule, the role (a limited collaborator only if the owner lets
+    // them through the SCM).
+    let via_scm = settings.limited_collaborators_via_scm
+        && state
+            .store
+            .membership_of(app.id, author.id)
+            .await?
+            .is_some_and(|m| m.role == Role::LimitedCollaborator);
+    let rule = Rule {
+        permission: Permission::ReviewAppsCreate,
+        role_must_hold: !via_scm,
+        open_without_tfa: false,
     };
-    if !membership.role.can(Permission::ReviewAppsCreate) && !settings.limited_collaborators_via_scm {
-        return Ok(PullRequestOutcome::refused("author_may_not_create"));
+    match acting_for(&state, app.id, author.id, rule).await? {
+        Reason::Allowed => {}
+        Reason::TfaRequired => return Ok(PullRequestOutcome::refused("author_tfa_required")),
+        Reason::RoleLacksPermission | Reason::ScopeLacksPermission => {
+            return Ok(PullRequestOutcome::refused("author_may_not_create"));
+        }
+        Reason::NotAMember | Reason::ScopeExcludesApp | Reason::Expired => {
+            return Ok(PullRequestOutcome::refused("author_not_a_member"));
+        }
     }
     draft.data["via"] = json!("scm");
     let id = Uuid::now_v7();

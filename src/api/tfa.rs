@@ -186,8 +186,8 @@ pub async fn second_factor(
 #[utoipa::path(post, path = "/v1/users/self/tfa", responses(
     (status = 201, description = "Enrolment started: put the secret in an authenticator app, then confirm.",
         body = Enrolment),
-    (status = 409, description = "Two-factor authentication is already on.", body = Problem,
-        content_type = "application/problem+json"),
+    (status = 409, description = "Two-factor authentication is already on (`conflict`), or the address is not \
+        verified yet (`email-unverified`).", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn enrol(
     State(state): State<AppState>,
@@ -197,6 +197,11 @@ pub async fn enrol(
     let user = &caller.user;
     if user.tfa_enabled {
         return Err(ApiError::Conflict(ALREADY_ON.into()));
+    }
+    // Until the address is proven, the account may be a squatter's: a second factor would
+    // stand between the owner of the address and the claim of their account.
+    if !user.email_verified {
+        return Err(ApiError::EmailUnverifiedForTfa);
     }
     let secret = tfa::new_secret().map_err(ApiError::internal)?;
     let sealed = tfa::seal(&state.secrets, user.id, &secret).map_err(ApiError::internal)?;
@@ -249,11 +254,12 @@ pub async fn confirm(
             "no enrolment is pending: start one with POST /v1/users/self/tfa".into(),
         ));
     };
-    throttle::check(&state, client, &user.email).await?;
+    let checked = throttle::check(&state, client, &user.email).await?;
     let secret = tfa::open(&state.secrets, user.id, &pending.sealed).map_err(ApiError::internal)?;
     let Some(step) = tfa::check(&secret, &code, state.clock.now()) else {
         return Err(wrong(&state, client, &user.email, user).await);
     };
+    throttle::succeeded(&state, user.id, checked).await?;
     let (shown, hashes) = tfa::recovery_codes().map_err(ApiError::internal)?;
     let notice = notice(
         &state,

@@ -106,7 +106,11 @@ pub async fn mint(
             body = Problem, content_type = "application/problem+json",
             headers(("X-Rolegate-OTP" = String, description = "`required` when a second factor is needed."))),
         (status = 429, description = "Too many failed sign-ins from this client for this email (5 in 15 minutes) \
-            or for any email (50): refused until the window passes, even with the right password.",
+            or for any email (50), refused until the window passes (`throttled`); or of the account from any client: \
+            from the 10th failure in a row each attempt waits, doubling from 1 second to 15 minutes (`throttled`), and \
+            the 100th locks password sign-ins until a mailed reset link sets a new password (`account-locked`). Each \
+            is refused even with the right password. Also `rate-limited` (`signins_in_flight_per_client`) when another \
+            sign-in from this address is still being checked after 10 seconds.",
             body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = String, description = "Seconds to wait."))),
     ),
@@ -119,12 +123,16 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     const WRONG: &str = "wrong email or password";
     let (email, secret) = auth::basic_credentials(&headers)?;
+    // One sign-in in flight per client address: a flood from one address waits behind itself,
+    // meets its throttle after its first failures, and holds one hashing slot at most.
+    let _turn = state.signin_turns.take(client.0).await?;
     let parsed = Email::lookup(&email);
     // Throttled by the address as typed when it is not one: unknown and malformed emails
     // count exactly like known ones.
     let key = parsed
         .as_ref()
         .map_or(email.trim().to_lowercase(), |e| e.as_str().to_owned());
+    let _account_turn = state.account_turns.take(key.clone()).await?;
     let login = match &parsed {
         Ok(normalised) => match state.store.user_login(normalised).await? {
             // An account stored before addresses were kept in NFC is found as it was typed.
@@ -137,11 +145,14 @@ pub async fn create(
         Err(_) => None,
     };
     let user_id = login.as_ref().map(|l| l.user.id);
-    if let Err(throttled) = throttle::check(&state, client, &key).await {
-        state.metrics.login(Login::Throttled);
-        throttle::failed(&state, client, &key, user_id, "throttled").await?;
-        return Err(throttled);
-    }
+    let checked = match throttle::check(&state, client, &key).await {
+        Ok(checked) => checked,
+        Err(throttled) => {
+            state.metrics.login(Login::Throttled);
+            throttle::failed(&state, client, &key, user_id, "throttled").await?;
+            return Err(throttled);
+        }
+    };
     let (user, hash) = match login {
         Some(login) => (Some(login.user), login.password_hash),
         None => (None, None),
@@ -167,6 +178,7 @@ pub async fn create(
         ApiError::OtpInvalid => state.metrics.login(Login::OtpInvalid),
         _ => {}
     })?;
+    throttle::succeeded(&state, user.id, checked).await?;
     state.metrics.login(Login::Ok);
 
     let now = state.clock.now();

@@ -42,8 +42,8 @@ pub const EMAIL_TAKEN: &str = "an account with this email already exists";
 /// `POST /v1/users`: sign up. The account starts unverified; a verification mail goes to the
 /// address when mail is configured. An address held by an **unverified** account is not
 /// refused: the answer is the same as for a new account, and the address is sent a link to
-/// take that account over, so whoever signed up with someone else's address first blocks
-/// nobody.
+/// claim that account (`rgc_`, at most one a minute), so whoever signed up with someone else's
+/// address first blocks nobody.
 #[utoipa::path(post, path = "/v1/users", request_body = SignUp, responses(
     (status = 201, description = "The account was created (or, for an address an unverified account holds, its \
         owner was mailed a link to claim it: the answer looks the same).", body = User),
@@ -51,6 +51,10 @@ pub const EMAIL_TAKEN: &str = "an account with this email already exists";
         content_type = "application/problem+json"),
     (status = 409, description = "A verified account with this email already exists.", body = Problem,
         content_type = "application/problem+json"),
+    (status = 429, description = "The address's owner was mailed a link to claim its unverified account less than a \
+        minute ago (`rate-limited`, `claim_links_per_minute`); or another sign-up or sign-in from this client is still \
+        being checked (`signins_in_flight_per_client`).", body = Problem, content_type = "application/problem+json",
+        headers(("Retry-After" = String, description = "Seconds to wait."))),
 ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -83,6 +87,7 @@ pub async fn create(
     let (Some(email), Some(password)) = (email, password) else {
         return Err(ApiError::internal("validated fields missing"));
     };
+    let _turn = state.signin_turns.take(client.0).await?;
     // Hashed whatever happens next, so a claim takes the time of a sign-up.
     let hash = password::hash(&state.hashing, password).await?;
     let now = state.clock.now();
@@ -90,11 +95,7 @@ pub async fn create(
         if held.user.email_verified {
             return Err(ApiError::Conflict(EMAIL_TAKEN.into()));
         }
-        let link = links::issue(&state, LinkKind::PasswordReset, email.as_str(), mail::account_claim)?;
-        if let Some(link) = link {
-            state.store.issue_link(held.user.id, link, now).await?;
-        }
-        tracing::info!(user_id = %held.user.id, client = %client, "sign-up with the address of an unverified account");
+        claim(&state, held.user.id, &email, client).await?;
         let lookalike = User {
             id: Uuid::now_v7(),
             email: email.into_inner(),
@@ -117,6 +118,32 @@ pub async fn create(
     let user = state.store.create_user(new).await.on_conflict(EMAIL_TAKEN)?;
     tracing::info!(user_id = %user.id, "user signed up");
     Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// Mails the owner of `email` the link that takes back the unverified account `user_id`
+/// holds with it: at most one a minute per address, like verification links.
+async fn claim(state: &AppState, user_id: Uuid, email: &Email, client: ClientAddr) -> ApiResult<()> {
+    let now = state.clock.now();
+    if let Some(last) = state.store.last_link_at(user_id, LinkKind::AccountClaim).await? {
+        let wait = (last + chrono::TimeDelta::minutes(1) - now).num_seconds();
+        if wait > 0 {
+            let wait = u64::try_from(wait).unwrap_or(60);
+            return Err(ApiError::RateLimited {
+                limit: "claim_links_per_minute",
+                max: 1,
+                retry_after: wait,
+                detail: format!(
+                    "a link to claim the account of this address was mailed less than a minute ago; ask again in \
+                     {wait} seconds"
+                ),
+            });
+        }
+    }
+    if let Some(link) = links::issue(state, LinkKind::AccountClaim, email.as_str(), mail::account_claim)? {
+        state.store.issue_link(user_id, link, now).await?;
+    }
+    tracing::info!(user_id = %user_id, client = %client, "sign-up with the address of an unverified account");
+    Ok(())
 }
 
 /// `GET /v1/users/self`.
@@ -147,7 +174,8 @@ pub struct Verified {
 const BAD_LINK: &str = "this link is unknown, already used or expired";
 
 /// `POST /v1/users/verify-email`: proves the address with the link of the verification
-/// mail. Public: the token is the proof. Each link works once.
+/// mail. Public: the token is the proof. Each link works once, and voids the account's
+/// outstanding reset and claim links.
 #[utoipa::path(post, path = "/v1/users/verify-email", request_body = VerifyEmail, responses(
     (status = 200, description = "The address is verified.", body = Verified),
     (status = 410, description = "The link is unknown, already used or expired.", body = Problem,
@@ -163,21 +191,12 @@ pub async fn verify_email(
     let now = state.clock.now();
     let used = state
         .store
-        .use_link(LinkKind::VerifyEmail, &hash, now)
+        .redeem_verification(&hash, Some(client.to_string()), now)
         .await?
         .ok_or_else(|| ApiError::Gone(BAD_LINK.into()))?;
-    let event = NewSecurityEvent {
-        user_id: used.user_id,
-        kind: SecurityEventKind::EmailVerified,
-        client: Some(client.to_string()),
-        data: serde_json::json!({ "email": used.email, "via": "link" }),
-        now,
-    };
-    // The account may have changed address since the link was sent: then this proves nothing.
-    state.store.verify_email(used.user_id, &used.email, event).await?;
-    tracing::info!(user_id = %used.user_id, "email verified");
+    tracing::info!(user_id = %used.user_id(), "email verified");
     Ok(Json(Verified {
-        email: used.email,
+        email: used.email().to_owned(),
         email_verified: true,
     }))
 }

@@ -1,5 +1,7 @@
-//! Single-use links sent by mail: address verification (`rgv_`, 24 hours) and password reset
-//! (`rgr_`, one hour; also how the owner of an address claims an unverified account). Each is
+//! Single-use links sent by mail: address verification (`rgv_`, 24 hours), password reset
+//! (`rgr_`, one hour) and account claim (`rgc_`, one hour: how the owner of an address takes
+//! back an unverified account someone else signed up with it). These links are the only proof
+//! that an address is its owner's (see `store::UsedLink`). Each is
 //! `ROLEGATE_PUBLIC_URL` + a path + `#token=<secret>` (a fragment, so the secret never
 //! reaches a server log when the link is opened); only its SHA-256 is stored.
 
@@ -15,7 +17,7 @@ use crate::store::{LinkKind, NewLink};
 pub const fn lifetime(kind: LinkKind) -> TimeDelta {
     match kind {
         LinkKind::VerifyEmail => TimeDelta::hours(24),
-        LinkKind::PasswordReset => TimeDelta::hours(1),
+        LinkKind::PasswordReset | LinkKind::AccountClaim => TimeDelta::hours(1),
     }
 }
 
@@ -23,13 +25,15 @@ const fn prefix(kind: LinkKind) -> &'static str {
     match kind {
         LinkKind::VerifyEmail => token::VERIFY_TOKEN_PREFIX,
         LinkKind::PasswordReset => token::RESET_TOKEN_PREFIX,
+        LinkKind::AccountClaim => token::CLAIM_TOKEN_PREFIX,
     }
 }
 
 const fn path(kind: LinkKind) -> &'static str {
     match kind {
         LinkKind::VerifyEmail => "/verify-email",
-        LinkKind::PasswordReset => "/password-reset",
+        // The console's page sets the password of both.
+        LinkKind::PasswordReset | LinkKind::AccountClaim => "/password-reset",
     }
 }
 
@@ -68,11 +72,13 @@ pub fn parse(kind: LinkKind, secret: &str) -> Option<[u8; 32]> {
 
 /// The mail of a security notice, sealed, when mail is configured.
 pub fn notice(state: &AppState, email: &str, what: &str) -> Result<Option<crate::store::NewOrder>, ApiError> {
+    sealed(state, crate::mail::notice(email, what))
+}
+
+/// `mail`, sealed, when mail is configured.
+pub fn sealed(state: &AppState, mail: Mail) -> Result<Option<crate::store::NewOrder>, ApiError> {
     if state.config.accounts.mail.is_none() {
         return Ok(None);
     }
-    crate::mail::notice(email, what)
-        .seal(&state.secrets)
-        .map(Some)
-        .map_err(ApiError::internal)
+    mail.seal(&state.secrets).map(Some).map_err(ApiError::internal)
 }

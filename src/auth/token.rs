@@ -18,8 +18,11 @@ pub const VERIFY_TOKEN_PREFIX: &str = "rgv_";
 pub const ATTACH_TOKEN_PREFIX: &str = "rga_";
 /// Prefix of single-use links (add-on and database dashboards, backup downloads).
 pub const LINK_TOKEN_PREFIX: &str = "rgl_";
-/// Prefix of password-reset links (also used to claim an unverified account).
+/// Prefix of password-reset links.
 pub const RESET_TOKEN_PREFIX: &str = "rgr_";
+/// Prefix of account-claim links (the owner of an address takes back an unverified account
+/// someone else signed up with it).
+pub const CLAIM_TOKEN_PREFIX: &str = "rgc_";
 
 /// A new secret with `prefix`, and the hash to store.
 pub fn generate(prefix: &str) -> Result<(String, [u8; 32]), getrandom::Error> {

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::decision::{Facts, Reason, Rule, decide};
 use super::routes::{self, Access, RouteSpec};
 use super::{Permission, PermissionSet, Role};
 use crate::auth;
@@ -145,46 +146,36 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<Option<Used>
                 decided(Outcome::NotMember);
                 return Err(app_not_found());
             };
-            if membership.expired(now) {
-                decided(Outcome::Expired);
-                expire(state, membership.id, now);
-                return Err(ApiError::Forbidden("your access to this app has expired".into()));
-            }
             let blocked_by_tfa = access.app.require_tfa && !caller.user.tfa_enabled;
+            let facts = Facts {
+                role: Some(membership.role),
+                expired: membership.expired(now),
+                scope_allows_app: caller.scope.allows_app(access.app.id),
+                scope_allows_permission: caller.scope.allows_permission(permission),
+                blocked_by_tfa,
+            };
+            let rule = Rule {
+                permission,
+                // Leaving needs no permission; the handler checks the rest.
+                role_must_hold: matches!(spec.access, Access::App(_)),
+                open_without_tfa: routes::open_without_tfa(spec),
+            };
             let ctx = AppContext {
                 caller,
                 app: access.app,
                 membership,
                 blocked_by_tfa,
             };
-            if !ctx.caller.scope.allows_app(ctx.app.id) {
-                // The same answer as for a missing app: a scoped token learns nothing of the
-                // account's other apps, not even that they exist.
-                decided(Outcome::OutOfScope);
-                deny(state, &ctx, spec, permission, "token_scope_excludes_app", now);
-                return Err(app_not_found());
-            }
-            // The app's 2FA rule is about the user, whatever their role or token: decided from
-            // the same row as the membership, so a change on either side counts at once.
-            if ctx.blocked_by_tfa && !routes::open_without_tfa(spec) {
-                decided(Outcome::TfaRequired);
-                deny(state, &ctx, spec, permission, "tfa_required", now);
-                return Err(ApiError::TfaRequiredByApp);
-            }
-            let checked = match spec.access {
-                Access::App(_) => ctx.require(permission),
-                // Leaving needs no permission; the handler checks the rest.
-                _ if !ctx.caller.scope.allows_permission(permission) => Err(ApiError::OutOfScope { permission }),
-                _ => Ok(()),
-            };
-            if let Err(err) = checked {
-                let (reason, outcome) = match err {
-                    ApiError::OutOfScope { .. } => ("token_scope_lacks_permission", Outcome::OutOfScope),
-                    _ => ("role_lacks_permission", Outcome::MissingPermission),
-                };
-                decided(outcome);
-                deny(state, &ctx, spec, permission, reason, now);
-                return Err(err);
+            let reason = decide(&facts, rule);
+            if reason != Reason::Allowed {
+                decided(outcome(reason));
+                match reason {
+                    Reason::Expired => expire(state, ctx.membership.id, now),
+                    // An ended membership is removed rather than recorded; every other
+                    // refusal of a member goes on the app's timeline.
+                    _ => deny(state, &ctx, spec, permission, reason.as_str(), now),
+                }
+                return Err(refusal(reason, permission, ctx.membership.role));
             }
             decided(Outcome::Allowed);
             let used = Used {
@@ -197,6 +188,31 @@ async fn resolve(state: &AppState, request: &mut Request) -> Result<Option<Used>
             request.extensions_mut().insert(ctx);
             Ok(Some(used))
         }
+    }
+}
+
+/// The metrics label of a decision.
+fn outcome(reason: Reason) -> Outcome {
+    match reason {
+        Reason::Allowed => Outcome::Allowed,
+        Reason::NotAMember => Outcome::NotMember,
+        Reason::ScopeExcludesApp | Reason::ScopeLacksPermission => Outcome::OutOfScope,
+        Reason::Expired => Outcome::Expired,
+        Reason::TfaRequired => Outcome::TfaRequired,
+        Reason::RoleLacksPermission => Outcome::MissingPermission,
+    }
+}
+
+/// The answer to a refusal. A stranger and a token scoped elsewhere get the same 404: other
+/// tenants' apps, and the account's apps outside the token, stay secret.
+pub fn refusal(reason: Reason, permission: Permission, role: Role) -> ApiError {
+    match reason {
+        Reason::Allowed => ApiError::internal("an allowed request was refused"),
+        Reason::NotAMember | Reason::ScopeExcludesApp => app_not_found(),
+        Reason::Expired => ApiError::Forbidden("your access to this app has expired".into()),
+        Reason::TfaRequired => ApiError::TfaRequiredByApp,
+        Reason::ScopeLacksPermission => ApiError::OutOfScope { permission },
+        Reason::RoleLacksPermission => ApiError::MissingPermission { permission, role },
     }
 }
 

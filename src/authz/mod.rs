@@ -4,6 +4,7 @@
 //! check on every request is one `AND`. Both enums are matched exhaustively, so adding a
 //! role or a permission does not compile until [`row`] says who holds it.
 
+pub mod decision;
 pub mod middleware;
 pub mod routes;
 pub mod throttle;

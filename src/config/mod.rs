@@ -96,6 +96,9 @@ pub struct PlatformConfig {
     pub secret: Option<String>,
     /// `ROLEGATE_PLATFORM_TOKEN`: the bearer of `/internal/v1`; unset, that API answers 404.
     pub token: Option<String>,
+    /// `ROLEGATE_LOG_DRAIN_ALLOW_PRIVATE=1`: log drains may name internal destinations
+    /// (loopback, private, link-local), for platforms whose drains are internal.
+    pub log_drain_allow_private: bool,
     /// `ROLEGATE_DISPATCH_INTERVAL_MS` (default 1000): how often the outbox is polled.
     pub dispatch_interval: Duration,
     /// `ROLEGATE_DISPATCH_BACKOFF_MS` (default 1000): first retry delay, doubled each attempt up to an hour.
@@ -110,6 +113,23 @@ pub struct ConfigError {
     pub var: &'static str,
     /// What is wrong.
     pub message: String,
+}
+
+/// A secret someone could guess is refused: at least 32 bytes, of at least 12 different
+/// characters (`aaaa…` or `0000…` are not secrets).
+fn strong_secret(var: &'static str, value: &str) -> Result<(), ConfigError> {
+    let distinct = value.chars().collect::<std::collections::HashSet<_>>().len();
+    if value.len() < 32 || distinct < 12 {
+        return Err(err(
+            var,
+            format!(
+                "must be at least 32 bytes of at least 12 different characters (this one has {} bytes, {distinct} \
+                 different); make one with `openssl rand -base64 48`",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
@@ -188,12 +208,11 @@ impl Config {
             (None, None) => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
 
-        let jwt_secret = match var("ROLEGATE_JWT_SECRET") {
-            Some(s) if s.len() < 32 => {
-                return Err(err("ROLEGATE_JWT_SECRET", "must be at least 32 characters"));
-            }
-            other => other.map(String::into_bytes),
-        };
+        let jwt_secret = var("ROLEGATE_JWT_SECRET");
+        if let Some(secret) = &jwt_secret {
+            strong_secret("ROLEGATE_JWT_SECRET", secret)?;
+        }
+        let jwt_secret = jwt_secret.map(String::into_bytes);
 
         let signup = match var("ROLEGATE_SIGNUP").as_deref().map(str::trim) {
             None | Some("open") => Signup::Open,
@@ -259,6 +278,12 @@ impl Config {
         let secrets_key = var("ROLEGATE_SECRETS_KEY")
             .map(|v| crate::secrets::decode_key(&v).map_err(|m| err("ROLEGATE_SECRETS_KEY", m)))
             .transpose()?;
+        if secrets_key.is_some_and(|key| key.iter().all(|&b| b == key[0])) {
+            return Err(err(
+                "ROLEGATE_SECRETS_KEY",
+                "is one byte repeated 32 times, which anyone could guess; make a key with `openssl rand -base64 32`",
+            ));
+        }
         let webhook_url = match var("ROLEGATE_PLATFORM_WEBHOOK_URL") {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => Some(url),
             Some(url) => {
@@ -270,16 +295,30 @@ impl Config {
             None => None,
         };
         let platform_secret = var("ROLEGATE_PLATFORM_SECRET");
-        if webhook_url.is_some() && platform_secret.as_ref().is_none_or(|s| s.len() < 16) {
-            return Err(err(
-                "ROLEGATE_PLATFORM_SECRET",
-                "must be set (at least 16 characters) when ROLEGATE_PLATFORM_WEBHOOK_URL is",
-            ));
+        match &platform_secret {
+            Some(secret) => strong_secret("ROLEGATE_PLATFORM_SECRET", secret)?,
+            None if webhook_url.is_some() => {
+                return Err(err(
+                    "ROLEGATE_PLATFORM_SECRET",
+                    "must be set when ROLEGATE_PLATFORM_WEBHOOK_URL is; make one with `openssl rand -base64 48`",
+                ));
+            }
+            None => {}
         }
         let platform_token = var("ROLEGATE_PLATFORM_TOKEN");
-        if platform_token.as_ref().is_some_and(|t| t.len() < 32) {
-            return Err(err("ROLEGATE_PLATFORM_TOKEN", "must be at least 32 characters"));
+        if let Some(token) = &platform_token {
+            strong_secret("ROLEGATE_PLATFORM_TOKEN", token)?;
         }
+        let log_drain_allow_private = match var("ROLEGATE_LOG_DRAIN_ALLOW_PRIVATE").as_deref().map(str::trim) {
+            None | Some("" | "0") => false,
+            Some("1") => true,
+            Some(other) => {
+                return Err(err(
+                    "ROLEGATE_LOG_DRAIN_ALLOW_PRIVATE",
+                    format!("expected 1 (allow) or 0, got {other:?}"),
+                ));
+            }
+        };
         let cores = crate::store::cores() as usize;
         let serve_threads = number(
             "ROLEGATE_SERVE_THREADS",
@@ -344,6 +383,7 @@ impl Config {
                 webhook_url,
                 secret: platform_secret,
                 token: platform_token,
+                log_drain_allow_private,
                 dispatch_interval: millis("ROLEGATE_DISPATCH_INTERVAL_MS", 1_000)?,
                 dispatch_backoff: millis("ROLEGATE_DISPATCH_BACKOFF_MS", 1_000)?,
             },
@@ -424,6 +464,11 @@ mod tests {
             ("ROLEGATE_SECRETS_KEY", "short"),
             ("ROLEGATE_PLATFORM_WEBHOOK_URL", "gopher://x"),
             ("ROLEGATE_PLATFORM_TOKEN", "short"),
+            ("ROLEGATE_JWT_SECRET", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            ("ROLEGATE_PLATFORM_TOKEN", "00000000000000000000000000000000"),
+            ("ROLEGATE_PLATFORM_SECRET", "abcabcabcabcabcabcabcabcabcabcabcabc"),
+            ("ROLEGATE_SECRETS_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            ("ROLEGATE_LOG_DRAIN_ALLOW_PRIVATE", "yes"),
             ("ROLEGATE_LOG_RETENTION_LINES", "0"),
             ("DATABASE_URL", "mysql://localhost/x"),
             ("ROLEGATE_STALE_AFTER_DAYS", "0"),
@@ -434,5 +479,32 @@ mod tests {
             assert_eq!(e.var, var);
             assert!(e.to_string().starts_with(var));
         }
+    }
+
+    #[test]
+    fn guessable_secrets_are_refused_with_how_to_make_one() {
+        for (var, value) in [
+            ("ROLEGATE_JWT_SECRET", "a".repeat(32)),
+            ("ROLEGATE_JWT_SECRET", "abcdefghijk".repeat(4)),
+            ("ROLEGATE_PLATFORM_TOKEN", "0".repeat(32)),
+            ("ROLEGATE_PLATFORM_SECRET", "webhook-secret-for-tests".to_owned()),
+            (
+                "ROLEGATE_SECRETS_KEY",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_owned(),
+            ),
+        ] {
+            let e = config(&[(var, &value)]).unwrap_err();
+            assert_eq!(e.var, var);
+            assert!(e.message.contains("openssl rand -base64"), "{e}");
+        }
+        let good = "q8Zs1-Xb4LkP0mWc7RtYv2NfHj5Ug9Ed3Ao6Ii";
+        let c = config(&[
+            ("ROLEGATE_JWT_SECRET", good),
+            ("ROLEGATE_PLATFORM_TOKEN", good),
+            ("ROLEGATE_PLATFORM_SECRET", good),
+            ("ROLEGATE_LOG_DRAIN_ALLOW_PRIVATE", "1"),
+        ])
+        .unwrap();
+        assert!(c.platform.log_drain_allow_private);
     }
 }

@@ -25,6 +25,10 @@ pub trait AccountStore: Send + Sync {
     /// Revokes one of the user's tokens; `NotFound` when it is not theirs or already revoked.
     async fn revoke_token(&self, user_id: Uuid, token_id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
 
+    /// The display names of these accounts (`None`: no name); accounts that are gone are left
+    /// out.
+    async fn user_names(&self, ids: &[Uuid]) -> StoreResult<std::collections::HashMap<Uuid, Option<String>>>;
+
     /// The user behind a live credential.
     async fn authenticate(&self, credential: &Credential, now: DateTime<Utc>) -> StoreResult<Option<Caller>>;
 

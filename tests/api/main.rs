@@ -33,5 +33,6 @@ mod resources;
 mod runtime;
 mod settings;
 mod state_machine;
+mod takeover;
 mod tfa;
 mod trust;

@@ -21,7 +21,7 @@ on_both_backends!(
     two_dispatchers_never_send_one_order_twice,
 );
 
-const SECRET: &str = "webhook-secret-for-tests";
+const SECRET: &str = "webhook-secret-for-tests-0123456789abcdef";
 
 async fn the_internal_api_opens_only_to_the_platform_token(backend: Backend) {
     let closed = TestApp::spawn(backend.clone()).await;

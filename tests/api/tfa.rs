@@ -34,13 +34,13 @@ async fn sign_in(app: &TestApp, user: &User, otp: Option<&str>) -> Resp {
 
 /// The authenticator app's code at the server's clock, after moving it to the next time step
 /// (a step is accepted once).
-fn next_code(app: &TestApp, secret: &str) -> String {
+pub(crate) fn next_code(app: &TestApp, secret: &str) -> String {
     app.clock.advance(TimeDelta::seconds(30));
     rolegate::auth::tfa::code_at(secret, app.clock.now()).expect("base32 secret")
 }
 
 /// A 6-digit code that is not valid now (nor one step either side).
-fn wrong_code(app: &TestApp, secret: &str) -> String {
+pub(crate) fn wrong_code(app: &TestApp, secret: &str) -> String {
     let now = app.clock.now();
     let valid: Vec<String> = [-30, 0, 30]
         .iter()
@@ -53,7 +53,7 @@ fn wrong_code(app: &TestApp, secret: &str) -> String {
 }
 
 /// Turns 2FA on for `user`; the secret and the recovery codes.
-async fn enable(app: &TestApp, user: &User) -> (String, Vec<String>) {
+pub(crate) async fn enable(app: &TestApp, user: &User) -> (String, Vec<String>) {
     let enrolled = app.post("/v1/users/self/tfa", &user.jwt, json!({})).await.expect(201);
     let secret = enrolled.body["secret"].as_str().unwrap().to_owned();
     let code = next_code(app, &secret);

@@ -53,7 +53,7 @@ def main():
                     "-c", f"create database {DB}"], check=True)
     env = dict(os.environ, DATABASE_URL=f"{PG}/{DB}", ROLEGATE_LISTEN=f"127.0.0.1:{PORT}", RUST_LOG="warn",
                ROLEGATE_SECRETS_KEY=base64.b64encode(os.urandom(32)).decode(),
-               ROLEGATE_JWT_SECRET="fault-secret-fault-secret-fault-secret",
+               ROLEGATE_JWT_SECRET="fault-test-secret-0123456789-abcdefghij",
                # Every write makes a new variable: thousands in a run, past the default quota.
                ROLEGATE_MAX_VARIABLES_PER_APP="0")
     server = subprocess.Popen([BIN], env=env, stdout=subprocess.DEVNULL, stderr=open("/tmp/rolegate-fault.log", "w"))

@@ -13,6 +13,7 @@ use crate::api::extract::{Json, Path};
 use crate::api::links::SingleUse;
 use crate::api::openapi::AppIdPath;
 use crate::auth::token::LINK_TOKEN_PREFIX;
+use crate::authz::Permission;
 use crate::authz::middleware::AppContext;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::kinds::EventKind;
@@ -24,6 +25,12 @@ const LINK: SingleUse = SingleUse {
     prefix: LINK_TOKEN_PREFIX,
     not_found: "no such link, or it was used already",
     expired: "the link expired",
+    permission: |grant| match grant["purpose"].as_str()? {
+        "addon_dashboard" => Some(Permission::AddonsOpenDashboard),
+        "database_dashboard" => Some(Permission::DatabasesOpenDashboard),
+        "backup_download" => Some(Permission::DatabasesDownloadBackups),
+        _ => None,
+    },
 };
 
 /// A single-use link, shown once.

@@ -72,6 +72,40 @@ pub struct UserRef {
     pub email: String,
 }
 
+/// How a list names a person: `{id, email}`; for a reader who may not see the app's members
+/// (no `collaborators.read`), anyone but the reader is `{id, name}` (the display name, `null`
+/// when the account has none), with no address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Person {
+    /// Id.
+    pub id: Uuid,
+    /// Email; absent when hidden from the reader.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Display name, given instead of the email when the email is hidden from the reader.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+}
+
+impl Person {
+    /// Hides the address, naming the person by `name` instead.
+    pub fn hide(&mut self, name: Option<String>) {
+        self.email = None;
+        self.name = Some(name);
+    }
+}
+
+impl From<UserRef> for Person {
+    fn from(user: UserRef) -> Person {
+        Person {
+            id: user.id,
+            email: Some(user.email),
+            name: None,
+        }
+    }
+}
+
 /// A new API token: only its hash is stored.
 pub struct NewToken<'a> {
     /// Id.
@@ -213,6 +247,10 @@ impl Caller {
 /// A user reference from the two nullable columns of an outer join.
 pub(in crate::store) fn user_ref(id: Option<Uuid>, email: Option<String>) -> Option<UserRef> {
     Some(UserRef { id: id?, email: email? })
+}
+
+pub(in crate::store) fn person(id: Option<Uuid>, email: Option<String>) -> Option<Person> {
+    user_ref(id, email).map(Person::from)
 }
 
 #[derive(FromRow)]

@@ -1,6 +1,6 @@
 //! Deployments: what the store returns, and the rows it decodes them from.
 
-use super::{UserRef, user_ref};
+use super::{Person, person};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::FromRow;
@@ -21,7 +21,7 @@ pub struct Deployment {
     pub status: String,
     /// Who asked for it.
     #[schema(required = true)]
-    pub requested_by: Option<UserRef>,
+    pub requested_by: Option<Person>,
     /// When it was asked for.
     pub created_at: DateTime<Utc>,
     /// When it reached a final status.
@@ -60,7 +60,7 @@ impl From<DeploymentRow> for Deployment {
             git_ref: r.git_ref,
             kind: r.kind,
             status: r.status,
-            requested_by: user_ref(r.requested_by, r.requested_by_email),
+            requested_by: person(r.requested_by, r.requested_by_email),
             created_at: r.created_at,
             finished_at: r.finished_at,
         }

@@ -1,6 +1,6 @@
 //! Events: what the store returns, and the rows it decodes them from.
 
-use super::{UserRef, user_ref};
+use super::{Person, UserRef, person};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::FromRow;
@@ -21,7 +21,7 @@ pub struct Event {
     pub kind: String,
     /// Who did it; `null` for the platform.
     #[schema(required = true)]
-    pub actor: Option<UserRef>,
+    pub actor: Option<Person>,
     /// Details.
     pub data: serde_json::Value,
     /// When.
@@ -70,7 +70,7 @@ impl From<EventRow> for Event {
             app_id: r.app_id,
             app_name: r.app_name,
             kind: r.kind,
-            actor: user_ref(r.actor_id, r.actor_email),
+            actor: person(r.actor_id, r.actor_email),
             data: r.data.0,
             created_at: r.created_at,
             secret: r.secret,

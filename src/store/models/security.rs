@@ -13,8 +13,11 @@ use crate::kinds::SecurityEventKind;
 pub enum LinkKind {
     /// `rgv_`: proves the address.
     VerifyEmail,
-    /// `rgr_`: sets a new password (also claims an unverified account).
+    /// `rgr_`: sets a new password.
     PasswordReset,
+    /// `rgc_`: takes back an account someone else signed up with the address: sets a new
+    /// password, turns 2FA off, signs out everywhere.
+    AccountClaim,
 }
 
 impl LinkKind {
@@ -23,6 +26,7 @@ impl LinkKind {
         match self {
             LinkKind::VerifyEmail => "verify_email",
             LinkKind::PasswordReset => "password_reset",
+            LinkKind::AccountClaim => "account_claim",
         }
     }
 }
@@ -41,16 +45,37 @@ pub struct NewLink {
     pub mail: Option<NewOrder>,
 }
 
-/// A single-use link that was just used.
+/// Whose an unused, unexpired link is, read without using it: it proves nothing.
 #[derive(Clone, Debug, FromRow)]
-pub struct UsedLink {
+pub struct PeekedLink {
     /// Its account.
     pub user_id: Uuid,
-    /// The address it was sent to.
+    /// The address it was mailed to.
     pub email: String,
 }
 
-/// Failed password checks within the throttling window.
+/// A link rolegate mailed, just used by the store: the one
+/// proof that the owner of `email` acted. Only the store makes one (its fields are private and
+/// it is decoded from `user_tokens`), so no other party's knowledge can verify an address.
+#[derive(Clone, Debug, FromRow)]
+pub struct UsedLink {
+    user_id: Uuid,
+    email: String,
+}
+
+impl UsedLink {
+    /// Its account.
+    pub fn user_id(&self) -> Uuid {
+        self.user_id
+    }
+
+    /// The address it was mailed to.
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+}
+
+/// Failed password checks within the throttling window, and the account's own count.
 #[derive(Clone, Copy, Debug, Default, FromRow)]
 pub struct LoginFailures {
     /// For this client address and email.
@@ -61,6 +86,24 @@ pub struct LoginFailures {
     pub client: i64,
     /// The oldest of those.
     pub client_oldest: Option<DateTime<Utc>>,
+    /// The account's consecutive failures, whatever the client (`None`: no such account).
+    pub account: Option<i32>,
+    /// When the last of those was.
+    pub account_last: Option<DateTime<Utc>>,
+    /// When the account's password and code sign-ins were locked, if they are.
+    pub account_locked_at: Option<DateTime<Utc>>,
+}
+
+/// A failure counted against an account, with what its lock records and mails.
+pub struct AccountFailure {
+    /// The account.
+    pub user_id: Uuid,
+    /// The count at which password and code sign-ins are locked.
+    pub lock_at: i32,
+    /// The lock's security event.
+    pub lock_event: NewSecurityEvent,
+    /// The lock's notice mail.
+    pub lock_mail: Option<NewOrder>,
 }
 
 /// A new entry of an account's security history.
@@ -118,10 +161,21 @@ pub struct PasswordChange {
     pub hash: String,
     /// Tokens revoked with it.
     pub revoke: Revoke,
-    /// The address this proves (a reset link sent to it): it becomes verified if it is still
-    /// the account's.
-    pub verified_email: Option<String>,
     /// The security event.
+    pub event: NewSecurityEvent,
+    /// The notice mail.
+    pub mail: Option<NewOrder>,
+}
+
+/// A reset or claim link used to set a password: spent only with the password it sets.
+pub struct LinkRedemption {
+    /// `PasswordReset` or `AccountClaim`.
+    pub kind: LinkKind,
+    /// SHA-256 of the presented secret.
+    pub hash: [u8; 32],
+    /// The new password's Argon2 PHC string.
+    pub password_hash: String,
+    /// The security event (`data.revoked_tokens` is filled in).
     pub event: NewSecurityEvent,
     /// The notice mail.
     pub mail: Option<NewOrder>,

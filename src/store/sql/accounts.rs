@@ -45,6 +45,23 @@ impl crate::store::AccountStore for Backend {
         }))
     }
 
+    async fn user_names(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> crate::store::StoreResult<std::collections::HashMap<uuid::Uuid, Option<String>>> {
+        if ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let mut query = sqlx::QueryBuilder::<super::Db>::new("select id, name from users where id in (");
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        query.push(")");
+        let rows: Vec<(uuid::Uuid, Option<String>)> = query.build_query_as().fetch_all(self.reader()).await?;
+        Ok(rows.into_iter().collect())
+    }
+
     async fn create_token(&self, new: crate::store::NewToken<'_>) -> crate::store::StoreResult<crate::store::ApiToken> {
         let token: crate::store::models::ApiTokenRow = sqlx::query_as(
             "insert into api_tokens (id, user_id, name, token_hash, created_at, expires_at, scope_permissions, scope_apps) \

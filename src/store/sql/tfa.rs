@@ -43,7 +43,7 @@ impl Backend {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn insert_codes(
+    pub(super) async fn insert_codes(
         conn: &mut <Db as sqlx::Database>::Connection,
         user_id: Uuid,
         codes: &[[u8; 32]],
