@@ -38,6 +38,27 @@ fn bad_configuration_stops_start_up_naming_the_variable() {
     }
 }
 
+/// A guessable secret stops the server, naming the variable and how to make a good one; the
+/// secret itself is not printed.
+#[test]
+fn weak_secrets_stop_start_up_with_how_to_make_one() {
+    let zeros = "0".repeat(32);
+    let a = "a".repeat(32);
+    for (var, value) in [
+        ("ROLEGATE_JWT_SECRET", a.as_str()),
+        ("ROLEGATE_PLATFORM_TOKEN", zeros.as_str()),
+        ("ROLEGATE_PLATFORM_SECRET", "webhook-secret-for-tests"),
+        ("ROLEGATE_SECRETS_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+    ] {
+        let out = rolegate().env(var, value).output().unwrap();
+        assert!(!out.status.success(), "{var} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(var), "{var}: {stderr}");
+        assert!(stderr.contains("openssl rand -base64"), "{var}: {stderr}");
+        assert!(!stderr.contains(value), "{var}: the secret is printed: {stderr}");
+    }
+}
+
 /// Start-up errors of the store and the listener name their variable, and never print the
 /// database password.
 #[test]

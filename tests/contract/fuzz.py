@@ -121,7 +121,7 @@ def main():
                     "-c", f"create database {DB}"], check=True)
     env = dict(os.environ, DATABASE_URL=f"{PG}/{DB}", ROLEGATE_LISTEN=f"127.0.0.1:{PORT}", RUST_LOG="warn",
                ROLEGATE_SECRETS_KEY=base64.b64encode(os.urandom(32)).decode(),
-               ROLEGATE_JWT_SECRET="contract-secret-contract-secret-contract",
+               ROLEGATE_JWT_SECRET="contract-test-secret-0123456789-abcdefghij",
                ROLEGATE_PLATFORM_TOKEN=PLATFORM_TOKEN)
     log = open("/tmp/rolegate-contract.log", "w")
     server = subprocess.Popen([BIN], env=env, stdout=subprocess.DEVNULL, stderr=log)

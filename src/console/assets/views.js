@@ -346,10 +346,16 @@ async function deploymentsView(app, can, sectionEl) {
   }
   parts.push(out);
   const rows = list.items.map((d) => [h("code", {}, d.git_ref), d.kind, h("span", { class: `status ${d.status}` }, d.status),
-    d.requested_by ? d.requested_by.email : "—", when(d.created_at), when(d.finished_at)]);
+    d.requested_by ? who(d.requested_by) : "—", when(d.created_at), when(d.finished_at)]);
   parts.push(rows.length ? table(null, ["Ref", "Kind", "Status", "Requested by", "Requested", "Finished"], rows,
     { class: "deployments", "aria-label": "Deployments" }) : h("p", { class: "muted" }, "No deployments yet."));
   return parts;
+}
+
+/** A person as the API names them: their address, or, for a reader who may not see the
+ *  members, their name. */
+function who(person) {
+  return person.email || person.name || "another member";
 }
 
 async function activityView(app) {
@@ -358,7 +364,7 @@ async function activityView(app) {
   return h("ol", { class: "timeline" }, list.items.map((e) => h("li", {},
     h("time", { datetime: e.created_at }, when(e.created_at)), " ",
     h("code", {}, e.type), " ",
-    e.actor ? `by ${e.actor.email}` : "",
+    e.actor ? `by ${who(e.actor)}` : "",
     e.data && e.data.email && e.type.startsWith("collaborator") ? ` (${e.data.email})` : "")));
 }
 
