@@ -120,25 +120,43 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+/// At most one link of `kind` a minute per account: a `429 rate-limited` naming `limit` (not a
+/// throttling of failures: a limit of one link a minute, said as such).
+async fn once_a_minute(
+    state: &AppState,
+    user_id: Uuid,
+    kind: LinkKind,
+    limit: &'static str,
+    what: &str,
+) -> ApiResult<()> {
+    let Some(last) = state.store.last_link_at(user_id, kind).await? else {
+        return Ok(());
+    };
+    let wait = (last + chrono::TimeDelta::minutes(1) - state.clock.now()).num_seconds();
+    if wait <= 0 {
+        return Ok(());
+    }
+    let wait = u64::try_from(wait).unwrap_or(60);
+    Err(ApiError::RateLimited {
+        limit,
+        max: 1,
+        retry_after: wait,
+        detail: format!("{what} less than a minute ago; ask again in {wait} seconds"),
+    })
+}
+
 /// Mails the owner of `email` the link that takes back the unverified account `user_id`
 /// holds with it: at most one a minute per address, like verification links.
 async fn claim(state: &AppState, user_id: Uuid, email: &Email, client: ClientAddr) -> ApiResult<()> {
     let now = state.clock.now();
-    if let Some(last) = state.store.last_link_at(user_id, LinkKind::AccountClaim).await? {
-        let wait = (last + chrono::TimeDelta::minutes(1) - now).num_seconds();
-        if wait > 0 {
-            let wait = u64::try_from(wait).unwrap_or(60);
-            return Err(ApiError::RateLimited {
-                limit: "claim_links_per_minute",
-                max: 1,
-                retry_after: wait,
-                detail: format!(
-                    "a link to claim the account of this address was mailed less than a minute ago; ask again in \
-                     {wait} seconds"
-                ),
-            });
-        }
-    }
+    once_a_minute(
+        state,
+        user_id,
+        LinkKind::AccountClaim,
+        "claim_links_per_minute",
+        "a link to claim the account of this address was mailed",
+    )
+    .await?;
     if let Some(link) = links::issue(state, LinkKind::AccountClaim, email.as_str(), mail::account_claim)? {
         state.store.issue_link(user_id, link, now).await?;
     }
@@ -220,19 +238,14 @@ pub async fn resend_verification(
         return Err(ApiError::Conflict("the address is already verified".into()));
     }
     let now = state.clock.now();
-    if let Some(last) = state.store.last_link_at(user.id, LinkKind::VerifyEmail).await? {
-        let wait = (last + chrono::TimeDelta::minutes(1) - now).num_seconds();
-        if wait > 0 {
-            // Not a throttling of failures: a limit of one link a minute, said as such.
-            let wait = u64::try_from(wait).unwrap_or(60);
-            return Err(ApiError::RateLimited {
-                limit: "verification_links_per_minute",
-                max: 1,
-                retry_after: wait,
-                detail: format!("a verification link was sent less than a minute ago; ask again in {wait} seconds"),
-            });
-        }
-    }
+    once_a_minute(
+        &state,
+        user.id,
+        LinkKind::VerifyEmail,
+        "verification_links_per_minute",
+        "a verification link was sent",
+    )
+    .await?;
     let link = links::issue(&state, LinkKind::VerifyEmail, &user.email, mail::verification)?.ok_or_else(|| {
         ApiError::Conflict("no mail can be sent on this installation (ROLEGATE_SMTP_URL is unset)".into())
     })?;
